@@ -1,0 +1,55 @@
+"""Shared fixtures: a real-time JACK dummy server for tests that need a real audio/MIDI stack."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+JACK_RATE = 48000
+JACK_PERIOD = 128
+
+
+def _jack_running() -> bool:
+    if shutil.which("jack_lsp") is None:
+        return False
+    r = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10)
+    return r.returncode == 0 and "system:playback_1" in r.stdout
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A realtime JACK dummy server at 48 kHz / 128 samples, started for the session and stopped after.
+
+    sounddevice (PortAudio's JACK host API) sees it as the default device; python-rtmidi's UNIX_JACK API
+    sees its MIDI graph. An already-running server is reused and left running.
+    """
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd is not installed (Debian package jackd2; .ci/run installs it)")
+    os.environ.setdefault("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
+    if _jack_running():
+        yield {"sample_rate": JACK_RATE, "blocksize": JACK_PERIOD, "started": False}
+        return
+    log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "vaesynth-test-jackd.log"), "w")
+    proc = subprocess.Popen(
+        ["jackd", "-R", "-P", "70", "-d", "dummy", "-r", str(JACK_RATE), "-p", str(JACK_PERIOD)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        subprocess.run(["jack_wait", "-w", "-t", "10"], check=True, capture_output=True, timeout=15)
+        deadline = time.monotonic() + 10
+        while not _jack_running():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"jackd did not start (exit {proc.poll()}); see {log.name}")
+            time.sleep(0.1)
+        yield {"sample_rate": JACK_RATE, "blocksize": JACK_PERIOD, "started": True}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -1,0 +1,3 @@
+from vaesynth.cli import main
+
+raise SystemExit(main())
