@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from vaesynth.errors import UserError
 
 
@@ -46,6 +48,8 @@ def midi_inputs() -> list[dict]:
         if api == rtmidi.API_RTMIDI_DUMMY:
             continue
         api_name = rtmidi.get_api_name(api)
+        if api == rtmidi.API_LINUX_ALSA and not os.path.exists("/dev/snd/seq"):
+            continue  # no ALSA sequencer on this machine; opening it only prints libasound errors
         try:
             midi_in = rtmidi.MidiIn(api)
         except rtmidi.SystemError:  # the API exists in the build but not on this machine (no ALSA seq, ...)
