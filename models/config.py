@@ -1,0 +1,130 @@
+"""ModelConfig: every choice about the beta-VAE as a setting (arch, latent size, beta, likelihood, pitch).
+
+A frozen dataclass, saved in the checkpoint as a plain dict (`to_dict`) and rebuilt with `from_dict`, which
+refuses unknown keys so a checkpoint from a newer release fails loudly instead of silently dropping a field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+ARCHS = ("mlp400", "mlp", "conv", "harmonic")
+LIKELIHOODS = ("gaussian", "gaussian_learned", "bernoulli")
+PITCH_MODES = ("normalize", "condition")
+REPRESENTATIONS = ("logmag",)
+
+# Hidden sizes used when `hidden` is left empty. mlp400 is seed 001's baseline (one hidden layer of 400);
+# conv's entries are channel counts of the strided convolutions.
+DEFAULT_HIDDEN = {
+    "mlp400": (400,),
+    "mlp": (512, 256),
+    "conv": (16, 32, 64, 64, 64),
+    "harmonic": (512, 256),
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """How the beta-VAE is built and trained.
+
+    arch: "mlp400" | "mlp" | "conv" | "harmonic" (harmonic+noise parametric decoder, the default).
+    n_bins: input/output bins per frame (n_fft // 2 + 1).
+    latent_dim: size of z.
+    beta: weight of the KL term (after warm-up).
+    likelihood: "gaussian" (fixed std `sigma`), "gaussian_learned" (per-bin learned std),
+      "bernoulli" (binary cross entropy; the model-space frames are in [0, 1]).
+    warmup_steps: beta ramps linearly from 0 to `beta` over this many optimiser steps (0 = no warm-up).
+    free_bits: nats per latent dimension below which the KL of that dimension is not penalised
+      (batch-averaged per dimension, Kingma et al. 2016); 0 = off.
+    hidden: hidden sizes; empty = DEFAULT_HIDDEN[arch].
+    representation: "logmag" — dB magnitudes relative to the training set's loudest frame, floor at
+      -db_range dB, scaled to [0, 1] (see models/features.py).
+    pitch_mode: "normalize" (frames resampled so partial k sits at k·f_ref_hz) or "condition" (frames kept at
+      their own pitch; encoder and decoder get log2(f0/f_ref_hz)).
+    f_ref_hz: reference pitch in Hz.
+    sample_rate, n_fft: the analysis the frames came from (the harmonic decoder draws partials on this grid;
+      n_fft must equal 2 * (n_bins - 1)).
+    window: analysis window name (the harmonic decoder draws this window's main lobe).
+    db_range: dynamic range of the logmag representation in dB.
+    sigma: observation std of the fixed-variance Gaussian, in model-space units (1.0 = db_range dB).
+    n_partials: partials drawn by the harmonic decoder; 0 = as many as fit below Nyquist at f_ref_hz (≤ 128).
+    n_noise_bands: bands of the harmonic decoder's noise envelope.
+    """
+
+    arch: str = "harmonic"
+    n_bins: int = 1025
+    latent_dim: int = 8
+    beta: float = 1.0
+    likelihood: str = "gaussian"
+    warmup_steps: int = 0
+    free_bits: float = 0.0
+    hidden: tuple[int, ...] = ()
+    representation: str = "logmag"
+    pitch_mode: str = "normalize"
+    f_ref_hz: float = 110.0
+    sample_rate: int = 44100
+    n_fft: int = 2048
+    window: str = "hann"
+    db_range: float = 80.0
+    sigma: float = 0.05
+    n_partials: int = 0
+    n_noise_bands: int = 32
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}")
+        if self.pitch_mode not in PITCH_MODES:
+            raise ValueError(f"pitch_mode must be one of {', '.join(PITCH_MODES)}, got {self.pitch_mode!r}")
+        if self.representation not in REPRESENTATIONS:
+            raise ValueError(f"representation must be one of {', '.join(REPRESENTATIONS)}, "
+                             f"got {self.representation!r}")
+        if self.n_bins < 8:
+            raise ValueError(f"n_bins must be >= 8, got {self.n_bins}")
+        if self.n_fft != 2 * (self.n_bins - 1):
+            raise ValueError(f"n_fft ({self.n_fft}) must equal 2 * (n_bins - 1) = {2 * (self.n_bins - 1)}")
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
+        if self.beta < 0 or self.free_bits < 0 or self.warmup_steps < 0:
+            raise ValueError("beta, free_bits and warmup_steps must be >= 0")
+        if not (self.f_ref_hz > 0 and self.sample_rate > 0 and self.db_range > 0 and self.sigma > 0):
+            raise ValueError("f_ref_hz, sample_rate, db_range and sigma must be > 0")
+        if any(h < 1 for h in self.hidden):
+            raise ValueError(f"hidden sizes must be >= 1, got {self.hidden}")
+        if self.n_partials < 0 or self.n_noise_bands < 2:
+            raise ValueError("n_partials must be >= 0 and n_noise_bands >= 2")
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        """`hidden`, or the arch's default when empty."""
+        return self.hidden or DEFAULT_HIDDEN[self.arch]
+
+    @property
+    def n_cond(self) -> int:
+        """Width of the conditioning vector (1: log2(f0/f_ref) in "condition" mode, else 0)."""
+        return 1 if self.pitch_mode == "condition" else 0
+
+    @property
+    def partial_count(self) -> int:
+        """Partials the harmonic decoder draws (n_partials, or those below Nyquist at f_ref, ≤ 128)."""
+        if self.n_partials:
+            return self.n_partials
+        return max(1, min(128, int(0.5 * self.sample_rate / self.f_ref_hz)))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys: {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if "hidden" in d:
+            d["hidden"] = tuple(d["hidden"])
+        return cls(**d)

@@ -1,0 +1,149 @@
+"""Harmonic+noise parametric decoder: z -> partial amplitudes, inharmonicity, lobe width, noise envelope,
+rendered differentiably into a magnitude frame on the FFT grid.
+
+Why: a plain MLP cannot draw sharp partials that move (DESIGN.md: LSD 7-8 dB plateau). Here the network only
+chooses amplitudes; where the partials fall and what each one looks like (the analysis window's main lobe
+and first side lobes) is fixed physics, so a sharp peak costs one number. The same controls drive the
+oscillator bank exactly (`controls`).
+
+Partial k (1-based) sits at f_k = k · f0 · sqrt(1 + (k² - 1) · B), f0 = f_ref_hz (× 2**cond in "condition"
+mode), and is drawn as amplitude_k · |W(bin - f_k / bin_hz)| / |W(0)|, W the DTFT of the analysis window.
+Partials at or above Nyquist are silent. The noise envelope is n_noise_bands dB values interpolated over
+mel-spaced band centres. Magnitudes are relative to the training set's reference level (0 dB).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.signal import get_window
+from torch import nn
+
+from vaesynth.models.config import ModelConfig
+from vaesynth.models.networks import mlp
+
+MAX_INHARMONICITY = 0.01  # B above this is not a pitched instrument (piano bass strings reach ~1e-3)
+KERNEL_HALF_WIDTH_BINS = 6.0  # main lobe (±2 bins for hann) and the first side lobes down to ~ -55 dB
+KERNEL_OVERSAMPLE = 64  # table points per bin
+LOBE_SCALE_RANGE = (0.5, 2.0)  # pitch normalisation stretches lobes by f_ref/f0; the net may widen them
+
+
+def window_kernel_table(window: str, n_fft: int, half_width_bins: float = KERNEL_HALF_WIDTH_BINS,
+                        oversample: int = KERNEL_OVERSAMPLE) -> np.ndarray:
+    """|W(δ)| / |W(0)| for δ = 0, 1/oversample, ..., half_width_bins (bins), W the window's DTFT.
+
+    Returns float32 [half_width_bins * oversample + 2] (one guard point for interpolation).
+    Real-time safe: no (allocates; called once).
+    """
+    win = get_window(window, n_fft, fftbins=True)
+    n_points = int(half_width_bins * oversample) + 2
+    spec = np.abs(np.fft.rfft(win, n=n_fft * oversample))[:n_points]
+    return (spec / spec[0]).astype(np.float32)
+
+
+def mel_interpolation(n_bands: int, n_bins: int, sample_rate: int) -> np.ndarray:
+    """[n_bands, n_bins] weights that linearly interpolate band values (centres mel-spaced from 0 Hz to
+    Nyquist) onto FFT bins; each column sums to 1."""
+    def hz_to_mel(f):
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    nyq = sample_rate / 2
+    centres_mel = np.linspace(0.0, hz_to_mel(nyq), n_bands)
+    bins_mel = hz_to_mel(np.linspace(0.0, nyq, n_bins))
+    w = np.zeros((n_bands, n_bins), dtype=np.float64)
+    idx = np.clip(np.searchsorted(centres_mel, bins_mel, side="right") - 1, 0, n_bands - 2)
+    frac = (bins_mel - centres_mel[idx]) / (centres_mel[idx + 1] - centres_mel[idx])
+    cols = np.arange(n_bins)
+    w[idx, cols] = 1.0 - frac
+    w[idx + 1, cols] = frac
+    return w.astype(np.float32)
+
+
+class HarmonicDecoder(nn.Module):
+    """z [B, latent_dim] (+ cond [B, 1] = log2(f0/f_ref)) -> model-space frame [B, n_bins] in [0, ~1].
+
+    Model space is the logmag representation: x = 20·log10(mag + floor) / db_range + 1, floor =
+    10**(-db_range/20), so silence maps to 0 and the reference level to 1 (models/features.py).
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.n_partials = cfg.partial_count
+        self.n_bins = cfg.n_bins
+        self.bin_hz = cfg.sample_rate / cfg.n_fft
+        hidden = cfg.hidden_sizes
+        self.trunk = mlp([cfg.latent_dim + cfg.n_cond, *reversed(hidden)], activation=nn.LeakyReLU,
+                         last_activation=True)
+        h = hidden[0]
+        self.amp_head = nn.Linear(h, self.n_partials)
+        self.noise_head = nn.Linear(h, cfg.n_noise_bands)
+        self.shape_head = nn.Linear(h, 2)  # inharmonicity, lobe width
+        with torch.no_grad():
+            # start quiet and harmonic: partials at -40 dB, noise at -70 dB, B ~ 0, lobes at their true width
+            self.amp_head.bias.fill_(0.5)
+            self.noise_head.bias.fill_(0.125)
+            self.shape_head.bias.copy_(torch.tensor([-6.0, 0.0]))
+        self.register_buffer("kernel", torch.from_numpy(window_kernel_table(cfg.window, cfg.n_fft)))
+        self.register_buffer("noise_interp", torch.from_numpy(
+            mel_interpolation(cfg.n_noise_bands, cfg.n_bins, cfg.sample_rate)))
+        self.register_buffer("k", torch.arange(1, self.n_partials + 1, dtype=torch.float32))
+        max_scale = LOBE_SCALE_RANGE[1]
+        self.reach = int(math.ceil(KERNEL_HALF_WIDTH_BINS * max_scale))
+        self.register_buffer("offsets", torch.arange(-self.reach + 1, self.reach + 1, dtype=torch.float32))
+
+    def controls(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> dict:
+        """The synthesis controls for z.
+
+        Returns amps_db [B, K] (peak magnitude of each partial, dB re the reference level), inharmonicity
+        [B] (B in f_k = k·f0·sqrt(1+(k²-1)B)), lobe_scale [B] (main-lobe width relative to the window's),
+        noise_db [B, n_noise_bands], f0_ratio [B] (f0 / f_ref_hz).
+        """
+        if cond is not None:
+            h = self.trunk(torch.cat([z, cond], dim=-1))
+            f0_ratio = torch.exp2(cond[:, 0])
+        else:
+            h = self.trunk(z)
+            f0_ratio = torch.ones(z.shape[0], dtype=z.dtype, device=z.device)
+        db = self.cfg.db_range
+        amps_db = db * (self.amp_head(h) - 1.0)
+        noise_db = db * (self.noise_head(h) - 1.0)
+        shape = self.shape_head(h)
+        inharmonicity = MAX_INHARMONICITY * torch.sigmoid(shape[:, 0])
+        lo, hi = LOBE_SCALE_RANGE
+        lobe_scale = lo + (hi - lo) * torch.sigmoid(shape[:, 1] + math.log((1 - lo) / (hi - 1)))
+        return {"amps_db": amps_db, "inharmonicity": inharmonicity, "lobe_scale": lobe_scale,
+                "noise_db": noise_db, "f0_ratio": f0_ratio}
+
+    def partial_freqs_hz(self, inharmonicity: torch.Tensor, f0_ratio: torch.Tensor) -> torch.Tensor:
+        """[B, K] partial frequencies in Hz."""
+        k = self.k
+        stretch = torch.sqrt(1.0 + (k * k - 1.0) * inharmonicity[:, None])
+        return (self.cfg.f_ref_hz * f0_ratio)[:, None] * k * stretch
+
+    def render(self, c: dict) -> torch.Tensor:
+        """Linear magnitude [B, n_bins] (re the reference level) of the controls `c` (from `controls`)."""
+        freqs = self.partial_freqs_hz(c["inharmonicity"], c["f0_ratio"])
+        nyq = 0.5 * self.cfg.sample_rate
+        amps = torch.pow(10.0, c["amps_db"] / 20.0) * (freqs < nyq)
+        pos = freqs / self.bin_hz  # [B, K] fractional bin
+        base = torch.floor(pos).detach()
+        idx = base[..., None] + self.offsets  # [B, K, W]
+        delta = (idx - pos[..., None]) / c["lobe_scale"][:, None, None]
+        u = delta.abs() * KERNEL_OVERSAMPLE
+        i0 = torch.clamp(torch.floor(u).detach(), max=self.kernel.shape[0] - 2)
+        frac = u - i0
+        i0l = i0.long()
+        kern = self.kernel[i0l] * (1 - frac) + self.kernel[i0l + 1] * frac
+        valid = (u < KERNEL_HALF_WIDTH_BINS * KERNEL_OVERSAMPLE) & (idx >= 0) & (idx < self.n_bins)
+        vals = (kern * valid) * amps[..., None]
+        out = torch.zeros(pos.shape[0], self.n_bins, dtype=vals.dtype, device=vals.device)
+        out.scatter_add_(1, idx.clamp(0, self.n_bins - 1).long().flatten(1), vals.flatten(1))
+        noise = torch.pow(10.0, (c["noise_db"] @ self.noise_interp) / 20.0)
+        return out + noise
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        mag = self.render(self.controls(z, cond))
+        floor = 10.0 ** (-self.cfg.db_range / 20.0)
+        return 20.0 * torch.log10(mag + floor) / self.cfg.db_range + 1.0

@@ -1,0 +1,121 @@
+"""The beta-VAE: an encoder, a decoder (models/networks.py, models/harmonic.py), a likelihood, the KL term
+with warm-up and free bits. Everything is chosen by ModelConfig; `build_model(cfg)` is the only constructor
+the trainer and the checkpoint loader need.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vaesynth.models.config import ModelConfig
+from vaesynth.models.harmonic import HarmonicDecoder
+from vaesynth.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+
+LOGVAR_RANGE = (-12.0, 8.0)  # posterior log-variance clamp: keeps exp() finite in early training
+LEARNED_LOGSTD_MIN = math.log(1e-3)  # learned observation std floor (model-space units)
+BERNOULLI_EPS = 1e-5
+
+
+class BetaVAE(nn.Module):
+    """x [B, n_bins] model-space frames (features.FrameCodec) <-> z [B, latent_dim].
+
+    cond: [B, cfg.n_cond] (log2(f0/f_ref) in "condition" pitch mode), else None.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        hidden = cfg.hidden_sizes
+        if cfg.arch == "conv":
+            self.encoder = ConvEncoder(cfg.n_bins, cfg.latent_dim, hidden, cfg.n_cond)
+            self.decoder = ConvDecoder(cfg.n_bins, cfg.latent_dim, hidden, cfg.n_cond)
+        elif cfg.arch == "harmonic":
+            self.encoder = MLPEncoder(cfg.n_bins, cfg.latent_dim, hidden, cfg.n_cond)
+            self.decoder = HarmonicDecoder(cfg)
+        else:
+            self.encoder = MLPEncoder(cfg.n_bins, cfg.latent_dim, hidden, cfg.n_cond)
+            self.decoder = MLPDecoder(cfg.n_bins, cfg.latent_dim, hidden, cfg.n_cond)
+        if cfg.likelihood == "gaussian_learned":
+            self.obs_logstd = nn.Parameter(torch.full((cfg.n_bins,), math.log(cfg.sigma)))
+
+    def _check_cond(self, cond):
+        if self.cfg.n_cond and cond is None:
+            raise ValueError("this model is pitch-conditioned: pass cond [B, 1] = log2(f0 / f_ref_hz)")
+        return cond if self.cfg.n_cond else None
+
+    def encode(self, x: torch.Tensor, cond: torch.Tensor | None = None):
+        """x [B, n_bins] -> (mu, logvar) [B, latent_dim] of q(z|x)."""
+        mu, logvar = self.encoder(x, self._check_cond(cond))
+        return mu, logvar.clamp(*LOGVAR_RANGE)
+
+    def _decode_raw(self, z, cond):
+        """Decoder output before the link: logits for bernoulli MLP/conv, else the mean itself."""
+        return self.decoder(z, self._check_cond(cond))
+
+    def decode(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """z [B, latent_dim] -> mean of p(x|z) [B, n_bins] in model space."""
+        out = self._decode_raw(z, cond)
+        if self.cfg.likelihood == "bernoulli":
+            if self.cfg.arch == "harmonic":
+                return out.clamp(0.0, 1.0)
+            return torch.sigmoid(out)
+        return out
+
+    def controls(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> dict:
+        """Synthesis controls (partials, inharmonicity, noise) for the harmonic arch; see HarmonicDecoder."""
+        if self.cfg.arch != "harmonic":
+            raise ValueError(f"arch {self.cfg.arch!r} has no parametric controls; decode() gives its spectrum")
+        return self.decoder.controls(z, self._check_cond(cond))
+
+    def recon_nll(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood per frame [B], summed over bins, of x given decoder output `raw`."""
+        lik = self.cfg.likelihood
+        if lik == "bernoulli":
+            target = x.clamp(0.0, 1.0)
+            if self.cfg.arch == "harmonic":
+                p = raw.clamp(BERNOULLI_EPS, 1.0 - BERNOULLI_EPS)
+                return F.binary_cross_entropy(p, target, reduction="none").sum(-1)
+            return F.binary_cross_entropy_with_logits(raw, target, reduction="none").sum(-1)
+        if lik == "gaussian_learned":
+            logstd = self.obs_logstd.clamp(min=LEARNED_LOGSTD_MIN)
+        else:
+            logstd = torch.full_like(x[0], math.log(self.cfg.sigma))
+        nll = 0.5 * ((x - raw) * torch.exp(-logstd)) ** 2 + logstd + 0.5 * math.log(2 * math.pi)
+        return nll.sum(-1)
+
+    def loss(self, x: torch.Tensor, beta: float, cond: torch.Tensor | None = None) -> dict:
+        """Negative ELBO with KL weight `beta` and the config's free bits, per-frame means.
+
+        Returns "loss" (scalar to minimise: recon + beta · sum_d max(KL_d, free_bits)), "recon" (NLL per
+        frame), "kl" (KL(q(z|x) || N(0, I)) per frame, unclamped), "kl_per_dim" [latent_dim] (batch mean).
+        A single reparameterised sample of z.
+        """
+        mu, logvar = self.encode(x, cond)
+        std = torch.exp(0.5 * logvar)
+        z = mu + std * torch.randn_like(std)
+        raw = self._decode_raw(z, cond)
+        recon = self.recon_nll(x, raw).mean()
+        kl_per_dim = (0.5 * (mu * mu + logvar.exp() - 1.0 - logvar)).mean(0)
+        kl = kl_per_dim.sum()
+        kl_term = torch.clamp(kl_per_dim, min=self.cfg.free_bits).sum() if self.cfg.free_bits > 0 else kl
+        return {"loss": recon + beta * kl_term, "recon": recon, "kl": kl, "kl_per_dim": kl_per_dim}
+
+    def beta_at(self, step: int) -> float:
+        """KL weight at optimiser step `step`: linear warm-up from 0 to cfg.beta over cfg.warmup_steps."""
+        if self.cfg.warmup_steps <= 0:
+            return float(self.cfg.beta)
+        return float(self.cfg.beta) * min(1.0, max(0, step) / self.cfg.warmup_steps)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Reconstruction through the posterior mean (deterministic): decode(mu)."""
+        mu, _ = self.encode(x, cond)
+        return self.decode(mu, cond)
+
+
+def build_model(cfg: ModelConfig) -> BetaVAE:
+    """The BetaVAE described by `cfg` (fresh weights)."""
+    return BetaVAE(cfg)
