@@ -68,10 +68,16 @@ class LatentPCA:
     def __post_init__(self):
         for name in ("mean", "components", "explained_variance", "explained_variance_ratio", "std"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
-        object.__setattr__(self, "n_components_for", {int(k): int(v) for k, v in self.n_components_for.items()})
+        object.__setattr__(
+            self, "n_components_for", {int(k): int(v) for k, v in self.n_components_for.items()}
+        )
         _validate(self)
         largest = float(self.std.max()) if self.std.size else 0.0
-        scale = np.where(self.std > DEGENERATE_STD_RATIO * largest, self.std, 1.0) if largest > 0 else np.ones_like(self.std)
+        scale = (
+            np.where(self.std > DEGENERATE_STD_RATIO * largest, self.std, 1.0)
+            if largest > 0
+            else np.ones_like(self.std)
+        )
         object.__setattr__(self, "_scale", _frozen(scale))
 
     @property
@@ -159,7 +165,14 @@ class LatentPCA:
         """Rebuild from `to_state`'s dict; ValueError with a one-line message if it is malformed."""
         if not isinstance(d, dict):
             raise ValueError(f"PCA state must be a dict, got {type(d).__name__}")
-        keys = ("mean", "components", "explained_variance", "explained_variance_ratio", "std", "n_components_for")
+        keys = (
+            "mean",
+            "components",
+            "explained_variance",
+            "explained_variance_ratio",
+            "std",
+            "n_components_for",
+        )
         missing = [k for k in ("version", *keys) if k not in d]
         if missing:
             raise ValueError(f"PCA state lacks {', '.join(missing)}")
@@ -181,7 +194,9 @@ def _validate(pca: LatentPCA) -> None:
         raise ValueError(f"PCA mean must be [latent_dim], got shape {pca.mean.shape}")
     latent_dim = pca.mean.shape[0]
     if pca.components.ndim != 2 or pca.components.shape[1] != latent_dim or pca.components.shape[0] < 1:
-        raise ValueError(f"PCA components must be [n_components, {latent_dim}], got shape {pca.components.shape}")
+        raise ValueError(
+            f"PCA components must be [n_components, {latent_dim}], got shape {pca.components.shape}"
+        )
     n = pca.components.shape[0]
     if n > latent_dim:
         raise ValueError(f"PCA has {n} components for latent_dim {latent_dim}")

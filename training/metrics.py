@@ -93,8 +93,8 @@ def spectral_convergence(target, estimate) -> float:
     err_sq = 0.0
     ref_sq = 0.0
     for start in range(0, target.shape[0], _BLOCK_FRAMES):
-        t = np.abs(target[start:start + _BLOCK_FRAMES]).astype(np.float64)
-        e = np.abs(estimate[start:start + _BLOCK_FRAMES]).astype(np.float64)
+        t = np.abs(target[start : start + _BLOCK_FRAMES]).astype(np.float64)
+        e = np.abs(estimate[start : start + _BLOCK_FRAMES]).astype(np.float64)
         err_sq += float(np.sum(np.square(t - e)))
         ref_sq += float(np.sum(np.square(t)))
     if not (np.isfinite(err_sq) and np.isfinite(ref_sq)):

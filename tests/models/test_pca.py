@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import torch
 from sklearn.decomposition import PCA
-
 from vaesynth.models.pca import LatentPCA
 
 
 def _latents(rng, n_frames=600, latent_dim=8):
     """Correlated, offset, anisotropic latents: a realistic posterior-mean cloud."""
-    return rng.normal(size=(n_frames, latent_dim)) @ rng.normal(size=(latent_dim, latent_dim)) + rng.normal(
-        size=latent_dim) * 3
+    return (
+        rng.normal(size=(n_frames, latent_dim)) @ rng.normal(size=(latent_dim, latent_dim))
+        + rng.normal(size=latent_dim) * 3
+    )
 
 
 @pytest.fixture()
@@ -92,7 +93,9 @@ def test_pcs_to_latent_with_fewer_pcs_puts_the_rest_at_the_mean(fitted):
     np.testing.assert_allclose(pca.latent_to_pcs(z), [1.5, -2.0, 0, 0, 0, 0, 0, 0], atol=1e-10)
     np.testing.assert_allclose(pca.pcs_to_latent(np.zeros(0)), pca.mean, atol=0)
     # One std along the first component moves the latent by that std along its direction.
-    np.testing.assert_allclose(pca.pcs_to_latent([1.0]) - pca.mean, pca.std[0] * pca.components[0], atol=1e-12)
+    np.testing.assert_allclose(
+        pca.pcs_to_latent([1.0]) - pca.mean, pca.std[0] * pca.components[0], atol=1e-12
+    )
     with pytest.raises(ValueError, match="k <= 8"):
         pca.pcs_to_latent(np.zeros(9))
 
@@ -130,7 +133,9 @@ def test_fit_on_constant_latents_is_finite():
     np.testing.assert_array_equal(pca.explained_variance_ratio, 0.0)
     assert pca.n_components_for == {80: 0, 90: 0, 95: 0, 99: 0}
     np.testing.assert_allclose(pca.pcs_to_latent([0.0, 0.0]), 0.25, atol=0)
-    np.testing.assert_allclose(pca.pcs_to_latent(pca.latent_to_pcs([1.0, 2.0, 3.0, 4.0])), [1, 2, 3, 4], atol=1e-12)
+    np.testing.assert_allclose(
+        pca.pcs_to_latent(pca.latent_to_pcs([1.0, 2.0, 3.0, 4.0])), [1, 2, 3, 4], atol=1e-12
+    )
 
 
 def test_fit_with_fewer_frames_than_latent_dims_keeps_n_frames_components():
@@ -146,15 +151,18 @@ def _state(pca, **changes):
     return state
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"version": 99}, "version 99"),
-    ({"mean": torch.zeros(5)}, "components must be"),
-    ({"std": torch.ones(8)}, "sqrt"),
-    ({"components": torch.ones(8, 8, dtype=torch.float64)}, "orthonormal"),
-    ({"explained_variance": torch.full((8,), float("nan"))}, "NaN"),
-    ({"n_components_for": {80: 1}}, "keys"),
-    ({"n_components_for": [1, 2]}, "dict"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"version": 99}, "version 99"),
+        ({"mean": torch.zeros(5)}, "components must be"),
+        ({"std": torch.ones(8)}, "sqrt"),
+        ({"components": torch.ones(8, 8, dtype=torch.float64)}, "orthonormal"),
+        ({"explained_variance": torch.full((8,), float("nan"))}, "NaN"),
+        ({"n_components_for": {80: 1}}, "keys"),
+        ({"n_components_for": [1, 2]}, "dict"),
+    ],
+)
 def test_from_state_rejects_malformed_state_with_one_line(fitted, change, message):
     _, pca = fitted
     with pytest.raises(ValueError, match=message) as info:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import mutual_info_score
-
 from vaesynth.training import metrics
 from vaesynth.training.metrics import (
     active_units,
@@ -29,7 +28,7 @@ def _spectra(rng, n_frames=40, n_bins=257, dynamic_range_db=100.0):
 def _lsd_reference(target, estimate, floor_db=60.0):
     """Frame-by-frame loop, written independently of the vectorised implementation."""
     out = []
-    for t, e in zip(target, estimate):
+    for t, e in zip(target, estimate, strict=True):
         t_db = np.array([20 * np.log10(max(abs(v), 1e-10)) for v in t])
         e_db = np.array([20 * np.log10(max(abs(v), 1e-10)) for v in e])
         keep = [i for i in range(len(t)) if t_db[i] >= t_db.max() - floor_db]
@@ -38,6 +37,7 @@ def _lsd_reference(target, estimate, floor_db=60.0):
 
 
 # --- LSD -------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("gain_db", [-20.0, -0.5, 0.0, 3.0, 12.0])
 def test_lsd_db_of_scaled_estimate_matches_gain_db(gain_db):
@@ -74,9 +74,12 @@ def test_lsd_db_matches_loop_reference():
     estimate = _spectra(rng, n_frames=n_frames, n_bins=9)
     estimate[0] = 0.0
     target[1] = 0.0
-    np.testing.assert_allclose(lsd_db_per_frame(target, estimate), _lsd_reference(target, estimate), rtol=1e-12)
+    np.testing.assert_allclose(
+        lsd_db_per_frame(target, estimate), _lsd_reference(target, estimate), rtol=1e-12
+    )
     assert lsd_db(target, estimate, floor_db=20.0) == pytest.approx(
-        _lsd_reference(target, estimate, floor_db=20.0).mean(), rel=1e-12)
+        _lsd_reference(target, estimate, floor_db=20.0).mean(), rel=1e-12
+    )
 
 
 def test_lsd_db_of_zero_estimate_is_large_and_finite_matching_the_epsilon():
@@ -99,6 +102,7 @@ def test_lsd_db_rejects_mismatched_shapes():
 
 
 # --- spectral convergence --------------------------------------------------------------------------------
+
 
 def test_spectral_convergence_matches_numpy_formula():
     rng = np.random.default_rng(5)
@@ -124,10 +128,14 @@ def test_evaluate_reconstruction_matches_the_individual_measures():
     rng = np.random.default_rng(6)
     target, estimate = _spectra(rng), _spectra(rng)
     out = evaluate_reconstruction(torch.from_numpy(target), estimate)
-    assert out == {"lsd_db": lsd_db(target, estimate), "spectral_convergence": spectral_convergence(target, estimate)}
+    assert out == {
+        "lsd_db": lsd_db(target, estimate),
+        "spectral_convergence": spectral_convergence(target, estimate),
+    }
 
 
 # --- KL and active units ---------------------------------------------------------------------------------
+
 
 def test_kl_per_dim_matches_closed_form_and_torch_kl_divergence():
     rng = np.random.default_rng(7)
@@ -156,6 +164,7 @@ def test_active_units_counts_dims_whose_mean_varies_more_than_threshold():
 
 
 # --- MIG -------------------------------------------------------------------------------------------------
+
 
 def _histogram_codes(x, n_bins=20):
     """disentanglement_lib's histogram_discretize, written independently of the implementation."""
@@ -217,12 +226,15 @@ def test_mig_is_zero_for_mixed_or_noise_latents():
 def test_mig_matches_sklearn_mutual_info_score_reference():
     rng = np.random.default_rng(12)
     n = 3000
-    factors = np.stack([
-        rng.integers(0, 5, n).astype(float),  # few categories: kept as they are
-        rng.normal(size=n),  # continuous: 20 bins
-        rng.integers(0, 20, n) * 0.37,  # exactly 20 categories: kept
-        np.full(n, 2.0),  # zero entropy: NaN, excluded
-    ], axis=1)
+    factors = np.stack(
+        [
+            rng.integers(0, 5, n).astype(float),  # few categories: kept as they are
+            rng.normal(size=n),  # continuous: 20 bins
+            rng.integers(0, 20, n) * 0.37,  # exactly 20 categories: kept
+            np.full(n, 2.0),  # zero entropy: NaN, excluded
+        ],
+        axis=1,
+    )
     mix = rng.normal(size=(3, 6))
     mu = factors[:, :3] @ mix + rng.normal(scale=0.5, size=(n, 6))
     mean, per_factor = mig(mu, factors)
