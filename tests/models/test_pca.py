@@ -184,3 +184,13 @@ def test_latent_pca_is_immutable(fitted):
         pca.mean[0] = 1.0
     with pytest.raises(AttributeError):
         pca.mean = np.zeros(8)
+
+
+def test_from_state_accepts_numpy_arrays_and_string_percent_keys(fitted):
+    # The checkpoint hands the section back as numpy arrays; a JSON detour would turn int keys into str.
+    mu, pca = fitted
+    state = {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in pca.to_state().items()}
+    state["n_components_for"] = {str(k): v for k, v in state["n_components_for"].items()}
+    loaded = LatentPCA.from_state(state)
+    assert loaded.n_components_for == pca.n_components_for
+    np.testing.assert_array_equal(loaded.pcs_to_latent([1.0, 2.0]), pca.pcs_to_latent([1.0, 2.0]))
