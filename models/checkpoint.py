@@ -51,16 +51,16 @@ def to_plain(obj: Any) -> Any:
     Raises TypeError for anything else that `torch.load(weights_only=True)` would refuse to read back, so a
     bad value fails at save time, not when a user opens the file.
     """
+    if isinstance(obj, np.generic):  # before the float check: np.float64 is a float subclass
+        return obj.item()
     if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
+        return type(obj)(obj) if obj is not None else None
     if isinstance(obj, torch.Tensor):
         return obj.detach().cpu()
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind in "US":
             return [str(s) for s in obj.tolist()]
         return torch.from_numpy(np.ascontiguousarray(obj)).clone()
-    if isinstance(obj, np.generic):
-        return obj.item()
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():

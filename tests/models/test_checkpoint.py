@@ -21,7 +21,8 @@ def _payload():
         "model_config": {"arch": "mlp", "latent_dim": 4, "beta": 1.0},
         "model_state": {"enc.weight": torch.from_numpy(rng.standard_normal((8, 4)).astype(np.float32)),
                         "enc.bias": torch.zeros(8)},
-        "codec": {"mean": rng.standard_normal(5).astype(np.float32), "kind": "log", "n": np.int64(3)},
+        "codec": {"mean": rng.standard_normal(5).astype(np.float32), "kind": "log", "n": np.int64(3),
+              "ref_db": np.float64(-3.5)},
         "pca": None,
         "spectral_config": {"sample_rate": 44100, "n_fft": 16, "hop_length": 4, "window": "hann"},
         "factor_names": np.array(["a", "b"]),
@@ -59,7 +60,7 @@ def test_checkpoint_roundtrip_matches_saved_values(tmp_path):
     # numpy sections come back as numpy, bit-exact.
     assert isinstance(d["codec"]["mean"], np.ndarray)
     np.testing.assert_array_equal(d["codec"]["mean"], ref["codec"]["mean"])
-    assert d["codec"]["n"] == 3 and d["codec"]["kind"] == "log"
+    assert d["codec"]["n"] == 3 and d["codec"]["kind"] == "log" and d["codec"]["ref_db"] == -3.5
     assert d["factor_names"] == ["a", "b"]
     # The file is readable by plain torch.load(weights_only=True) (the INTERFACE.md promise).
     raw = torch.load(p, weights_only=True)
