@@ -73,7 +73,7 @@ def _yin_chunk(frames: np.ndarray, sample_rate: int, tau_min: int, tau_max: int,
         cmnd[:, 1:] = d[:, 1:] * taus[1:] / csum
     cmnd[~np.isfinite(cmnd)] = 1.0
 
-    lo, hi = tau_min, tau_max  # candidate lags lo..hi inclusive, neighbours exist (lo >= 1, hi + 1 <= tau_max + 1)
+    lo, hi = tau_min, tau_max  # candidate lags, inclusive; both neighbours of each exist in cmnd
     c = cmnd[:, lo:hi + 1]
     left = cmnd[:, lo - 1:hi]
     right = cmnd[:, lo + 1:hi + 2]
@@ -103,7 +103,8 @@ def _yin_chunk(frames: np.ndarray, sample_rate: int, tau_min: int, tau_max: int,
     return f0, conf
 
 
-def _refine_lag(cross: np.ndarray, tau: np.ndarray, energy: np.ndarray, n_fft: int, n_iter: int = 3) -> np.ndarray:
+def _refine_lag(cross: np.ndarray, tau: np.ndarray, energy: np.ndarray, n_fft: int,
+                n_iter: int = 3) -> np.ndarray:
     """Newton steps minimising d(tau) = e(0) + e(tau) - 2 r(tau) over fractional tau.
 
     r(tau) is evaluated band-limited from its spectrum `cross` ([n, n_fft//2+1]); e(tau) varies slowly and

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.signal import get_window
-
 from vaesynth.synth.config import SpectralConfig
 
 
@@ -69,3 +68,230 @@ def istft(spec: np.ndarray, config: SpectralConfig, n_samples: int | None = None
 def magnitude(x: np.ndarray, config: SpectralConfig) -> np.ndarray:
     """Linear STFT magnitude frames, float32 [n_frames, n_bins]."""
     return np.abs(stft(x, config)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Magnitude + phase
+
+
+def magphase(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split a complex spectrum into (magnitude float32, phase float32 in radians, -pi..pi), same shape."""
+    spec = np.asarray(spec)
+    return np.abs(spec).astype(np.float32), np.angle(spec).astype(np.float32)
+
+
+def from_magphase(mag: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """Complex spectrum mag * exp(i * phase), complex64, shapes broadcast."""
+    return (np.asarray(mag, dtype=np.float64) * np.exp(1j * np.asarray(phase, dtype=np.float64))).astype(
+        np.complex64)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# MDCT (TDAC): frame_length = 2M samples per frame, hop M, M coefficients per frame.
+
+
+def mdct_window(frame_length: int, window: str = "sine") -> np.ndarray:
+    """Princen-Bradley window [frame_length]: w[n]^2 + w[n + M]^2 = 1 and w symmetric.
+
+    window: "sine" (w[n] = sin(pi (n + 1/2) / 2M)) or "kbd" (Kaiser-Bessel-derived, alpha = 4).
+    """
+    if frame_length < 4 or frame_length % 4:
+        raise ValueError(f"MDCT frame_length must be a multiple of 4, got {frame_length}")
+    if window == "sine":
+        return np.sin(np.pi * (np.arange(frame_length) + 0.5) / frame_length)
+    if window == "kbd":
+        from scipy.signal.windows import kaiser_bessel_derived
+
+        return kaiser_bessel_derived(frame_length, beta=4.0 * np.pi)
+    raise ValueError(f"unknown MDCT window {window!r}: use 'sine' or 'kbd'")
+
+
+def mdct_n_frames(n_samples: int, frame_length: int) -> int:
+    """Frames `mdct` returns: frame t is centred on sample t * M (M = frame_length // 2), and every sample
+    of [0, n_samples) lies in two frames, so n_frames = 1 + ceil(n_samples / M)."""
+    hop = frame_length // 2
+    return 1 + -(-n_samples // hop)
+
+
+def mdct(x: np.ndarray, frame_length: int, window: str = "sine") -> np.ndarray:
+    """MDCT of a mono signal, orthonormal scaling (TDAC with a Princen-Bradley window).
+
+    x: [n_samples] float. frame_length: 2M samples (multiple of 4); hop M. Frame t covers samples
+    [t*M - M, t*M + M) (centred on t*M, zero-padded), so `imdct` reconstructs x exactly.
+    X[t, k] = sqrt(2/M) sum_n w[n] x_t[n] cos(pi/M (n + 1/2 + M/2)(k + 1/2)).
+    Returns float32 [mdct_n_frames(n_samples, frame_length), M].
+    Real-time safe: no (allocates).
+    """
+    from scipy.fft import dct
+
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"mdct expects a mono signal [n_samples], got shape {x.shape}")
+    win = mdct_window(frame_length, window)
+    m = frame_length // 2
+    n_frames = mdct_n_frames(len(x), frame_length)
+    xp = np.zeros((n_frames + 1) * m)
+    xp[m:m + len(x)] = x
+    frames = np.lib.stride_tricks.sliding_window_view(xp, frame_length)[::m][:n_frames] * win
+    # Fold the 2M windowed samples (a, b, c, d quarters) into M: MDCT = DCT-IV(-c_r - d, a - b_r).
+    h = m // 2
+    a, b, c, d = frames[:, :h], frames[:, h:m], frames[:, m:m + h], frames[:, m + h:]
+    folded = np.concatenate([-c[:, ::-1] - d, a - b[:, ::-1]], axis=-1)
+    return dct(folded, type=4, norm="ortho", axis=-1).astype(np.float32)
+
+
+def imdct(coeffs: np.ndarray, frame_length: int, n_samples: int | None = None,
+          window: str = "sine") -> np.ndarray:
+    """Inverse of `mdct`: windowed overlap-add; time-domain aliasing cancels between neighbours.
+
+    coeffs: [n_frames, M]. n_samples: output length (default (n_frames - 1) * M, the longest signal those
+    frames cover). Returns float64 [n_samples]. Real-time safe: no (allocates).
+    """
+    from scipy.fft import dct
+
+    coeffs = np.asarray(coeffs, dtype=np.float64)
+    m = frame_length // 2
+    if coeffs.ndim != 2 or coeffs.shape[1] != m:
+        raise ValueError(f"imdct expects [n_frames, {m}], got {coeffs.shape}")
+    win = mdct_window(frame_length, window)
+    n_frames = coeffs.shape[0]
+    u = dct(coeffs, type=4, norm="ortho", axis=-1)  # DCT-IV is its own inverse (orthonormal)
+    h = m // 2
+    u1, u2 = u[:, :h], u[:, h:]
+    # Unfold: the transpose of the folding in `mdct`.
+    frames = np.concatenate([u2, -u2[:, ::-1], -u1[:, ::-1], -u1], axis=-1) * win
+    out = np.zeros((n_frames + 1) * m)
+    for t in range(n_frames):
+        out[t * m:t * m + frame_length] += frames[t]
+    if n_samples is None:
+        n_samples = (n_frames - 1) * m
+    return out[m:m + n_samples]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Constant-Q transform: librosa's Hann wavelet filter bank, computed at full rate without early
+# downsampling or sparsification (librosa's fast path approximates exactly this transform).
+
+_HANN_BANDWIDTH = 1.50018310546875  # equivalent noise bandwidth of a Hann window, in FFT bins (librosa's)
+
+
+def cqt_frequencies(fmin_hz: float, n_bins: int, bins_per_octave: int) -> np.ndarray:
+    """Centre frequencies in Hz [n_bins]: fmin_hz * 2 ** (k / bins_per_octave)."""
+    return fmin_hz * 2.0 ** (np.arange(n_bins) / bins_per_octave)
+
+
+def cqt_lengths(sample_rate: float, fmin_hz: float, n_bins: int, bins_per_octave: int,
+                filter_scale: float = 1.0) -> np.ndarray:
+    """Filter lengths in samples [n_bins] (float): Q * sample_rate / f_k, Q = filter_scale / alpha,
+    alpha = (r^2 - 1) / (r^2 + 1), r = 2 ** (1 / bins_per_octave) (librosa's relative bandwidth)."""
+    r2 = 2.0 ** (2.0 / bins_per_octave)
+    alpha = (r2 - 1.0) / (r2 + 1.0)
+    return (filter_scale / alpha) * sample_rate / cqt_frequencies(fmin_hz, n_bins, bins_per_octave)
+
+
+def _cqt_filter_spectra(sample_rate: float, fmin_hz: float, n_bins: int, bins_per_octave: int,
+                        filter_scale: float, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positive-frequency spectra [n_bins, n_fft // 2 + 1] of the L1-normalised Hann wavelets, and lengths."""
+    from scipy.fft import fft
+
+    freqs = cqt_frequencies(fmin_hz, n_bins, bins_per_octave)
+    lengths = cqt_lengths(sample_rate, fmin_hz, n_bins, bins_per_octave, filter_scale)
+    q = filter_scale * (2.0 ** (2.0 / bins_per_octave) + 1.0) / (2.0 ** (2.0 / bins_per_octave) - 1.0)
+    if np.max(freqs * (1.0 + 0.5 * _HANN_BANDWIDTH / q)) > sample_rate / 2:
+        raise ValueError("CQT top filter would exceed the Nyquist frequency: reduce n_bins or fmin_hz")
+    spectra = np.zeros((n_bins, n_fft // 2 + 1), dtype=np.complex128)
+    for k, (length, f_hz) in enumerate(zip(lengths, freqs, strict=True)):
+        j = np.arange(-length // 2, length // 2)  # same sample grid as librosa.filters.wavelet
+        w = get_window("hann", len(j), fftbins=True)
+        h = w * np.exp(2j * np.pi * f_hz * j / sample_rate) / np.sum(w)
+        buf = np.zeros(n_fft, dtype=np.complex128)
+        idx = j.astype(np.int64) % n_fft  # negative times wrap: the filter stays centred on lag 0
+        buf[idx] = h
+        spectra[k] = fft(buf)[: n_fft // 2 + 1]
+    return spectra, lengths
+
+
+def _cqt_grid(n_samples: int, hop_length: int, max_length: float) -> tuple[int, int]:
+    """(n_fft, n_frames): an FFT size that is a multiple of hop_length and holds the signal plus a whole
+    longest filter of zeros, so the circular correlation equals the linear one at every frame."""
+    from scipy.fft import next_fast_len
+
+    n_frames = 1 + n_samples // hop_length
+    need = n_samples + int(np.ceil(max_length)) + 2
+    m = next_fast_len(-(-need // hop_length))
+    return m * hop_length, n_frames
+
+
+def cqt(x: np.ndarray, sample_rate: float, hop_length: int, fmin_hz: float, n_bins: int,
+        bins_per_octave: int, filter_scale: float = 1.0) -> np.ndarray:
+    """Constant-Q transform with librosa.cqt's definition (Hann wavelets, L1 norm, scale=True).
+
+    C[t, k] = sqrt(L_k) * sum_j h_k[j]^* x[t*hop + j], h_k the L1-normalised Hann-windowed complex
+    exponential at f_k of length L_k (`cqt_lengths`), frames centred on t * hop_length, zero padding.
+    Magnitudes match librosa.cqt(x, sr, hop_length, fmin, n_bins, bins_per_octave) up to librosa's
+    approximations (resampling per octave, 1% filter sparsity); see tests for the tolerance.
+    x: [n_samples]. Returns complex64 [1 + n_samples // hop_length, n_bins].
+    Computed exactly per bin: one FFT of the signal, a product with the filter spectrum, then decimation
+    by hop_length done by folding the spectrum (exact when n_fft is a multiple of hop_length).
+    Real-time safe: no (allocates).
+    """
+    from scipy.fft import ifft, rfft
+
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"cqt expects a mono signal [n_samples], got shape {x.shape}")
+    lengths = cqt_lengths(sample_rate, fmin_hz, n_bins, bins_per_octave, filter_scale)
+    n_fft, n_frames = _cqt_grid(len(x), hop_length, lengths.max())
+    spectra, lengths = _cqt_filter_spectra(sample_rate, fmin_hz, n_bins, bins_per_octave, filter_scale, n_fft)
+    spec_x = rfft(x, n=n_fft)
+    m = n_fft // hop_length
+    out = np.empty((n_frames, n_bins), dtype=np.complex64)
+    full = np.zeros(n_fft, dtype=np.complex128)
+    for k in range(n_bins):
+        full[: n_fft // 2 + 1] = spec_x * np.conj(spectra[k])
+        # c[t*hop] = (1/hop) * IDFT_m( sum_r C[f + r*m] ): decimation in time is folding in frequency.
+        folded = full.reshape(hop_length, m).sum(axis=0)
+        c = ifft(folded) / hop_length
+        out[:, k] = np.sqrt(lengths[k]) * c[:n_frames]
+    return out
+
+
+def icqt(coeffs: np.ndarray, sample_rate: float, hop_length: int, fmin_hz: float, bins_per_octave: int,
+         n_samples: int | None = None, filter_scale: float = 1.0) -> np.ndarray:
+    """Approximate inverse of `cqt` (complex coefficients -> signal).
+
+    The adjoint of the analysis (upsample each bin by hop_length, filter with its wavelet) followed by the
+    inverse of the filter bank's summed power response sum_k |H_k(f)|^2 / hop, a diagonal frame operator;
+    exact only where no band aliases after decimation by hop_length, so error grows with hop_length and with
+    frequency, and nothing outside [fmin, top bin] is recovered. Measured error: see tests and the report.
+    coeffs: complex [n_frames, n_bins]. n_samples: output length (default (n_frames - 1) * hop_length).
+    Returns float64 [n_samples]. Real-time safe: no (allocates).
+    """
+    from scipy.fft import fft, irfft
+
+    coeffs = np.asarray(coeffs)
+    n_frames, n_bins = coeffs.shape
+    if n_samples is None:
+        n_samples = (n_frames - 1) * hop_length
+    lengths = cqt_lengths(sample_rate, fmin_hz, n_bins, bins_per_octave, filter_scale)
+    n_fft, n_frames_grid = _cqt_grid(n_samples, hop_length, lengths.max())
+    spectra, lengths = _cqt_filter_spectra(sample_rate, fmin_hz, n_bins, bins_per_octave, filter_scale, n_fft)
+    m = n_fft // hop_length
+    n_use = min(n_frames, n_frames_grid, m)
+    n_pos = n_fft // 2 + 1
+    acc = np.zeros(n_pos, dtype=np.complex128)
+    power = np.zeros(n_pos)
+    reps = -(-n_pos // m)
+    for k in range(n_bins):
+        c = np.zeros(m, dtype=np.complex128)
+        c[:n_use] = coeffs[:n_use, k] / np.sqrt(lengths[k])
+        # Upsampling by hop repeats the length-m spectrum hop times across the n_fft grid.
+        up = np.tile(fft(c), reps)[:n_pos]
+        acc += up * spectra[k]
+        power += np.abs(spectra[k]) ** 2
+    # The analysis keeps positive frequencies only (an analytic filter bank); the frame operator is then
+    # sum_k |H_k|^2 / hop on them. Regularise where the bank has no response (outside its range).
+    eps = 1e-3 * power.max()
+    # irfft of the positive half rebuilds the real signal (Hermitian symmetry) from what the bank saw.
+    y = irfft(acc * hop_length / (power + eps), n=n_fft)
+    return y[:n_samples]

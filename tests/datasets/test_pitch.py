@@ -1,10 +1,9 @@
-"""YIN pitch tracker and loudness: accuracy on harmonic tones, agreement with librosa.yin, voicing, alignment."""
+"""YIN pitch tracker and loudness: harmonic-tone accuracy, agreement with librosa.yin, voicing, alignment."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from vaesynth.datasets.pitch import cents_between, estimate_f0, hz_to_midi, loudness_db, midi_to_hz
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.spectral import n_frames_for
