@@ -1,0 +1,434 @@
+"""The real-time engine core: event inbox -> voices -> renderer(s) -> output stage -> ring buffer -> device.
+
+Real-time contract (python-sounddevice's rules). `Engine.audio_callback` never allocates (beyond transient
+views), locks, does I/O, logs, or calls torch: it copies one block from a preallocated ring buffer into
+`outdata[:]`, zero-fills on underrun and counts the xrun. Everything else happens in the render thread (or,
+for offline work, in the caller of `process`), one chunk of `chunk_size` samples at a time:
+  1. events posted by control threads (a lock-free deque) whose time has come are applied at the chunk
+     boundary: note on/off, bend, sustain, gain, timbre, engine switch, panic;
+  2. the voice allocator advances envelopes (one numba kernel) and pitches;
+  3. the current renderer (any `VoiceRenderer`) adds the voices into the chunk; during an engine switch both
+     renderers run and are crossfaded with equal-power gains over `crossfade_ms`;
+  4. output gain (ramped across the chunk) and the soft clipper (synth/limiter.py).
+The render thread keeps the ring buffer filled to `lead_samples` (one device block rounded up to a chunk):
+every extra block of lead would be latency. Its kernels release the GIL.
+
+Events carry an optional sample time; one with a time is applied at the start of the chunk containing it
+(chunk-accurate), one without at the next chunk boundary. Because streaming and `process` run the very same
+chunk sequence, they produce identical samples for identical event times, whatever the device block size.
+Inputs are validated in the posting methods (control thread), so nothing invalid reaches the audio path.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import sys
+import threading
+import time
+from collections import deque
+from typing import Mapping
+
+import numba
+import numpy as np
+
+from vaesynth.synth.envelope import EnvelopeSettings
+from vaesynth.synth.limiter import apply_output_stage, db_to_amplitude
+from vaesynth.synth.oscbank import OscBankRenderer
+from vaesynth.synth.protocol import Timbre, VoiceRenderer
+from vaesynth.synth.ringbuffer import RingBuffer
+from vaesynth.synth.voices import VoiceAllocator
+
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 22050, 96000
+MAX_BLOCKSIZE = 16384
+GAIN_DB_RANGE = (-96.0, 40.0)
+BEND_LIMIT_SEMITONES = 24.0
+ENGINE_NAMES = ("oscbank", "istft")
+
+
+def make_renderer(name: str, sample_rate: int, max_voices: int, chunk_size: int) -> VoiceRenderer:
+    """Build the named renderer: "oscbank", or "istft" (synth/istft.py, when installed).
+    Raises ValueError for an unknown or unavailable engine."""
+    if name == "oscbank":
+        return OscBankRenderer(sample_rate, max_voices, chunk_size=chunk_size)
+    if name == "istft":
+        try:
+            from vaesynth.synth.istft import IstftRenderer
+        except ImportError as e:
+            raise ValueError(f"the istft engine is not available ({e})") from e
+        return IstftRenderer(sample_rate=sample_rate, max_voices=max_voices, chunk_size=chunk_size)
+    raise ValueError(f"unknown engine {name!r} (choose from {', '.join(ENGINE_NAMES)})")
+
+
+@numba.njit(nogil=True, cache=True)
+def _crossfade(old, new, out, pos, delay, length):
+    """out[n] = equal-power mix of old -> new; the fade starts `delay` samples after `pos`.
+    Uncorrelated engines (different phases) keep constant power; returns nothing. Real-time safe: yes."""
+    for n in range(out.shape[0]):
+        t = (pos + n - delay) / length
+        if t < 0.0:
+            t = 0.0
+        elif t > 1.0:
+            t = 1.0
+        th = 0.5 * math.pi * t
+        out[n] += old[n] * math.cos(th) + new[n] * math.sin(th)
+
+
+class Engine:
+    """Polyphonic synth engine driving any VoiceRenderer.
+
+    sample_rate: output Hz, 22050..96000. polyphony: voices (default 16). chunk_size: render granularity in
+    samples (event timing resolution; 64 = 1.3 ms at 48 kHz). blocksize: the device block (1..16384), sets
+    the ring-buffer lead. engine: the renderer to start with. renderers: name -> VoiceRenderer, each built
+    for `voice_slots(polyphony)` voices and `chunk_size`; default: oscbank (+ istft when available).
+    envelope: EnvelopeSettings. bend_range_semitones: what a full MIDI pitch wheel means (used by callers).
+    gain_db: output gain. crossfade_ms: engine-switch crossfade. timbre: initial timbre (None: silent until
+    `set_timbre`).
+    """
+
+    def __init__(self, sample_rate: int = 48000, *, polyphony: int = 16, chunk_size: int = 64,
+                 blocksize: int = 128, engine: str = "oscbank",
+                 renderers: Mapping[str, VoiceRenderer] | None = None,
+                 envelope: EnvelopeSettings | None = None, bend_range_semitones: float = 2.0,
+                 gain_db: float = 0.0, crossfade_ms: float = 10.0, timbre: Timbre | None = None):
+        if not (MIN_SAMPLE_RATE <= int(sample_rate) <= MAX_SAMPLE_RATE):
+            raise ValueError(f"sample_rate must be in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz, got {sample_rate}")
+        if not (1 <= int(blocksize) <= MAX_BLOCKSIZE):
+            raise ValueError(f"blocksize must be in 1..{MAX_BLOCKSIZE}, got {blocksize}")
+        if not (1 <= int(chunk_size) <= 8192):
+            raise ValueError(f"chunk_size must be in 1..8192, got {chunk_size}")
+        self.sample_rate = int(sample_rate)
+        self.chunk_size = int(chunk_size)
+        self.blocksize = int(blocksize)
+        self.voices = VoiceAllocator(self.sample_rate, polyphony, self.chunk_size, envelope)
+        self.bend_range_semitones = float(bend_range_semitones)
+        n_slots = self.voices.n_slots
+        if renderers is None:
+            renderers = {"oscbank": make_renderer("oscbank", self.sample_rate, n_slots, self.chunk_size)}
+            try:
+                renderers["istft"] = make_renderer("istft", self.sample_rate, n_slots, self.chunk_size)
+            except ValueError:
+                pass
+        self.renderers = dict(renderers)
+        for name, r in self.renderers.items():
+            if r.chunk_size != self.chunk_size or r.max_voices < n_slots or r.sample_rate != self.sample_rate:
+                raise ValueError(f"renderer {name!r} must have chunk_size {self.chunk_size}, sample_rate "
+                                 f"{self.sample_rate} and max_voices >= {n_slots}")
+        if engine not in self.renderers:
+            raise ValueError(f"engine {engine!r} is not available (have {', '.join(self.renderers)})")
+        self.engine = engine
+        self._current = self.renderers[engine]
+        self._fade_from: VoiceRenderer | None = None
+        self._fade_pos = 0
+        self._fade_delay = 0
+        self._fade_len = max(1, int(round(crossfade_ms * 1e-3 * self.sample_rate)))
+        self._pending_engine: str | None = None
+
+        g = db_to_amplitude(self._check_gain_db(gain_db))
+        self._gain = g
+        self._gain_target = g
+        self.gain_db = float(gain_db)
+
+        chunk = self.chunk_size
+        self._chunk = np.zeros(chunk, np.float32)
+        self._scratch_old = np.zeros(chunk, np.float32)
+        self._scratch_new = np.zeros(chunk, np.float32)
+        self._carry = np.zeros(chunk, np.float32)
+        self._carry_n = 0
+        # Lead: one device block, rounded up to whole chunks (the render thread writes whole chunks).
+        self.lead_samples = int(math.ceil(self.blocksize / chunk)) * chunk
+        self.ring = RingBuffer(self.lead_samples + chunk)
+        self._inbox: deque = deque()
+        self._heap: list = []
+        self._seq = 0
+        self.samples_rendered = 0
+        self._counters = np.zeros(3, np.int64)  # xruns, callbacks, status flags seen
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self._old_switch_interval: float | None = None
+        if timbre is not None:
+            self.set_timbre(timbre)
+
+    # ------------------------------------------------------------------ control side (any thread)
+
+    def note_on(self, note: int, velocity: int, at_sample: int | None = None) -> None:
+        """Note on; velocity 0 means note off. note 0..127 (ValueError otherwise), velocity clamped to 0..127."""
+        note = self._check_note(note)
+        velocity = int(min(127, max(0, _as_int(velocity, "velocity"))))
+        if velocity == 0:
+            self._post(("note_off", note), at_sample)
+        else:
+            self._post(("note_on", note, velocity), at_sample)
+
+    def note_off(self, note: int, at_sample: int | None = None) -> None:
+        self._post(("note_off", self._check_note(note)), at_sample)
+
+    def set_bend(self, semitones: float, at_sample: int | None = None) -> None:
+        """Pitch bend in semitones for all voices, clamped to +-24."""
+        s = _as_finite(semitones, "bend")
+        self._post(("bend", min(BEND_LIMIT_SEMITONES, max(-BEND_LIMIT_SEMITONES, s))), at_sample)
+
+    def set_sustain(self, down: bool, at_sample: int | None = None) -> None:
+        self._post(("sustain", bool(down)), at_sample)
+
+    def set_gain_db(self, gain_db: float, at_sample: int | None = None) -> None:
+        """Output gain in dB, clamped to GAIN_DB_RANGE; ramped over one chunk."""
+        self._post(("gain", self._check_gain_db(gain_db)), at_sample)
+
+    def set_timbre(self, timbre: Timbre, at_sample: int | None = None) -> None:
+        """New timbre for every renderer (validated by Timbre itself)."""
+        if not isinstance(timbre, Timbre):
+            raise TypeError(f"expected a Timbre, got {type(timbre).__name__}")
+        self._post(("timbre", timbre), at_sample)
+
+    def set_engine(self, name: str, at_sample: int | None = None) -> None:
+        """Switch renderer with a crossfade (ValueError if not available)."""
+        if name not in self.renderers:
+            raise ValueError(f"engine {name!r} is not available (have {', '.join(self.renderers)})")
+        self._post(("engine", name), at_sample)
+
+    def panic(self, at_sample: int | None = None) -> None:
+        """All notes off (fast fade), pedal up, bend 0."""
+        self._post(("panic",), at_sample)
+
+    def all_notes_off(self, at_sample: int | None = None) -> None:
+        """Release every note normally (as if all keys and the pedal were let go)."""
+        self._post(("all_off",), at_sample)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def xruns(self) -> int:
+        """Callbacks that found fewer samples than requested (zero-filled)."""
+        return int(self._counters[0])
+
+    @property
+    def callbacks(self) -> int:
+        return int(self._counters[1])
+
+    @property
+    def n_sounding(self) -> int:
+        """Voices sounding now (render side)."""
+        return self.voices.n_sounding
+
+    @property
+    def latency_samples(self) -> int:
+        """Ring-buffer lead plus the renderer's own look-ahead: worst-case event-to-output delay, chunk
+        quantisation aside."""
+        return self.lead_samples + int(self._current.latency_samples)
+
+    def is_idle(self) -> bool:
+        """No voice sounding, no crossfade, no pending event (render side)."""
+        return self.voices.n_sounding == 0 and self._fade_from is None and not self._heap and not self._inbox
+
+    # ------------------------------------------------------------------ rendering
+
+    def process(self, n_samples: int) -> np.ndarray:
+        """Render the next n_samples synchronously (no thread): float32 [n_samples]. Same chunks as the
+        render thread, so the same samples. Real-time safe: no (allocates the result)."""
+        out = np.empty(int(n_samples), np.float32)
+        self.process_into(out)
+        return out
+
+    def process_into(self, out: np.ndarray) -> None:
+        """Render len(out) samples into float32 `out` [n]. Real-time safe: yes (allocation-free apart from
+        event handling). Not to be mixed with a running render thread."""
+        n = out.shape[0]
+        i = min(n, self._carry_n)
+        if i:
+            out[:i] = self._carry[:i]
+            self._carry[:self._carry_n - i] = self._carry[i:self._carry_n]
+            self._carry_n -= i
+        chunk = self.chunk_size
+        while i < n:
+            self._render_chunk(self._chunk)
+            take = min(chunk, n - i)
+            out[i:i + take] = self._chunk[:take]
+            if take < chunk:
+                self._carry[:chunk - take] = self._chunk[take:]
+                self._carry_n = chunk - take
+            i += take
+
+    def pump(self) -> int:
+        """Render chunks into the ring buffer until it holds `lead_samples`. Returns chunks rendered.
+        (The render thread's loop body; tests and benchmarks call it directly.)"""
+        k = 0
+        while self.ring.available() < self.lead_samples:
+            self._render_chunk(self._chunk)
+            self.ring.write(self._chunk)
+            k += 1
+        return k
+
+    def audio_callback(self, outdata, frames, time_info, status) -> None:
+        """sounddevice OutputStream callback: copy one block from the ring buffer, zero-fill on underrun.
+        outdata: float32 [frames, channels] (mono signal on every channel).
+        Real-time safe: yes — no allocation, no locks, no I/O, no logging, no torch."""
+        if status:
+            self._counters[2] += 1
+        if self.ring.read_into(outdata, frames) < frames:
+            self._counters[0] += 1
+        self._counters[1] += 1
+
+    def start(self, switch_interval_s: float | None = 5e-4) -> None:
+        """Start the render thread. switch_interval_s: sys.setswitchinterval while running (DESIGN: the
+        default 5 ms lets a busy Python thread starve the audio side), restored by stop(); None keeps it."""
+        if self._thread is not None:
+            return
+        if switch_interval_s is not None:
+            self._old_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(switch_interval_s)
+        self._running = True
+        self._thread = threading.Thread(target=self._render_loop, name="vaesynth-render", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the render thread (idempotent)."""
+        self._running = False
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._old_switch_interval is not None:
+            sys.setswitchinterval(self._old_switch_interval)
+            self._old_switch_interval = None
+
+    def wait_for_lead(self, n_samples: int, timeout_s: float = 10.0) -> bool:
+        """Block until the ring buffer holds n_samples (tests: drive the callback faster than real time
+        without underruns). Returns False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while self.ring.available() < n_samples:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(1e-4)
+        return True
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # ------------------------------------------------------------------ internals
+
+    def _render_loop(self) -> None:
+        # Poll at a quarter chunk: a callback drains a block, the loop tops the lead up within ~0.3 ms.
+        nap_s = max(1e-4, 0.25 * self.chunk_size / self.sample_rate)
+        while self._running:
+            if self.pump() == 0:
+                time.sleep(nap_s)
+
+    def _post(self, event: tuple, at_sample: int | None) -> None:
+        if at_sample is None:
+            t = -1
+        else:
+            t = int(at_sample)
+            if t < 0:
+                raise ValueError(f"at_sample must be >= 0, got {at_sample}")
+        self._inbox.append((t, event))
+
+    def _render_chunk(self, out: np.ndarray) -> None:
+        inbox = self._inbox
+        while inbox:
+            t, event = inbox.popleft()
+            self._seq += 1
+            heapq.heappush(self._heap, (t, self._seq, event))
+        end = self.samples_rendered + self.chunk_size
+        heap = self._heap
+        while heap and heap[0][0] < end:
+            self._apply(heapq.heappop(heap)[2])
+        if self._fade_from is None and self._pending_engine is not None:
+            self._begin_switch(self._pending_engine)
+            self._pending_engine = None
+
+        v = self.voices
+        v.advance()
+        out[:] = 0.0
+        if self._fade_from is None:
+            self._current.render(v.f0_hz, v.gain, v.active, out)
+        else:
+            self._scratch_old[:] = 0.0
+            self._scratch_new[:] = 0.0
+            self._fade_from.render(v.f0_hz, v.gain, v.active, self._scratch_old)
+            self._current.render(v.f0_hz, v.gain, v.active, self._scratch_new)
+            _crossfade(self._scratch_old, self._scratch_new, out, self._fade_pos, self._fade_delay, self._fade_len)
+            self._fade_pos += self.chunk_size
+            if self._fade_pos >= self._fade_delay + self._fade_len:
+                self._fade_from = None
+        apply_output_stage(out, self._gain, self._gain_target)
+        self._gain = self._gain_target
+        self.samples_rendered = end
+
+    def _apply(self, event: tuple) -> None:
+        kind = event[0]
+        v = self.voices
+        if kind == "note_on":
+            slot = v.note_on(event[1], event[2])
+            f0 = v.f0_of(slot)
+            self._current.start_voice(slot, f0)
+            if self._fade_from is not None:
+                self._fade_from.start_voice(slot, f0)
+        elif kind == "note_off":
+            v.note_off(event[1])
+        elif kind == "bend":
+            v.set_bend(event[1])
+        elif kind == "sustain":
+            v.set_sustain(event[1])
+        elif kind == "gain":
+            self.gain_db = event[1]
+            self._gain_target = db_to_amplitude(event[1])
+        elif kind == "timbre":
+            for r in self.renderers.values():
+                r.set_timbre(event[1])
+        elif kind == "engine":
+            if self._fade_from is None:
+                self._begin_switch(event[1])
+            else:  # one crossfade at a time; the latest request waits for the current one to end
+                self._pending_engine = event[1]
+        elif kind == "panic":
+            v.panic()
+        elif kind == "all_off":
+            v.all_notes_off()
+
+    def _begin_switch(self, name: str) -> None:
+        new = self.renderers[name]
+        if new is self._current:
+            return
+        v = self.voices
+        for slot in np.flatnonzero(v.stage != 0):
+            new.start_voice(int(slot), v.f0_of(int(slot)))
+        self._fade_from = self._current
+        self._current = new
+        self.engine = name
+        self._fade_pos = 0
+        # A renderer with look-ahead is silent for its latency after its voices start: hold the old one at
+        # full level until the new one is actually sounding.
+        self._fade_delay = max(0, int(new.latency_samples) - int(self._fade_from.latency_samples))
+
+    @staticmethod
+    def _check_note(note) -> int:
+        n = _as_int(note, "note")
+        if not (0 <= n <= 127):
+            raise ValueError(f"note must be in 0..127, got {n}")
+        return n
+
+    @staticmethod
+    def _check_gain_db(gain_db) -> float:
+        g = _as_finite(gain_db, "gain_db")
+        return min(GAIN_DB_RANGE[1], max(GAIN_DB_RANGE[0], g))
+
+
+def _as_int(x, name: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer, float, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(x).__name__}")
+    if not math.isfinite(float(x)) or float(x) != int(x):
+        raise ValueError(f"{name} must be an integer, got {x}")
+    return int(x)
+
+
+def _as_finite(x, name: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer, float, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(x).__name__}")
+    f = float(x)
+    if not math.isfinite(f):
+        raise ValueError(f"{name} must be finite, got {x}")
+    return f
