@@ -1,16 +1,131 @@
 """`vaesynth dataset`: prepare (and cache) a dataset as an .npz."""
 
-from vaesynth.errors import NotBuiltYet
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from vaesynth.errors import UserError
 
 
 def register(sub):
-    p = sub.add_parser("dataset", help="prepare a dataset and write it as .npz",
-                       description="SPEC: an audio folder, toy:NAME, or sf2:PATH.")
-    p.add_argument("spec", metavar="SPEC", help="audio folder, toy:harmonic|richness|additive4|fm5, sf2:PATH")
+    p = sub.add_parser(
+        "dataset",
+        help="prepare a dataset and write it as .npz",
+        description="Prepare spectral frames from SPEC (audio folder, toy:NAME or sf2:PATH) and write them "
+        "as an .npz: magnitudes [n_frames, n_bins] (linear), sample_rate, n_fft, hop_length, and where "
+        "known f0_hz, loudness_db, factors/factor_names and groups. Audio folders and SoundFonts "
+        "are cached ($VAESYNTH_CACHE, else $XDG_CACHE_HOME/vaesynth or ~/.cache/vaesynth).",
+    )
+    p.add_argument(
+        "spec",
+        metavar="SPEC",
+        help="audio folder (wav/flac/aiff/ogg, recursive), toy:harmonic|richness|additive4|fm5, "
+        "sf2:PATH (sf2:default = FluidR3 GM)",
+    )
     p.add_argument("--out", required=True, metavar="FILE.npz", help="file to write")
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        metavar="HZ",
+        help="analysis sample rate; audio is resampled to it (default 44100, toy sets their own)",
+    )
+    p.add_argument("--n-fft", type=int, metavar="N", help="FFT size in samples (default 2048)")
+    p.add_argument("--hop-length", type=int, metavar="N", help="samples between frames (default 512)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for generated sets (toy, sf2 subsets); default 0"
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        metavar="N",
+        help="toy: number of sounds/frames (see the toy set); sf2: number of notes drawn from the "
+        "program x note x velocity grid (default: the whole grid)",
+    )
+    p.add_argument(
+        "--cache-dir", metavar="DIR", help="cache folder (default $VAESYNTH_CACHE or ~/.cache/vaesynth)"
+    )
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
 
 
+def spectral_config_from_args(args):
+    """SpectralConfig from --sample-rate/--n-fft/--hop-length, or None when none is given (generator default).
+
+    Unspecified fields take SpectralConfig's defaults (44100 Hz, 2048, 512). Invalid values raise UserError.
+    """
+    from vaesynth.synth.config import SpectralConfig
+
+    given = {
+        k: v
+        for k, v in (
+            ("sample_rate", args.sample_rate),
+            ("n_fft", args.n_fft),
+            ("hop_length", args.hop_length),
+        )
+        if v is not None
+    }
+    if not given:
+        return None
+    try:
+        return SpectralConfig(**given)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
 def run(args) -> int:
-    raise NotBuiltYet("dataset", 2)
+    from vaesynth.datasets.spec import load_dataset
+
+    out = Path(args.out).expanduser()
+    if out.suffix != ".npz":
+        raise UserError(f"--out must name an .npz file, got {str(out)!r}")
+    if not out.parent.exists():
+        raise UserError(f"folder {str(out.parent)!r} for --out does not exist")
+    if args.size is not None and args.size < 1:
+        raise UserError(f"--size must be >= 1, got {args.size}")
+    config = spectral_config_from_args(args)
+    cache_dir = False if args.no_cache else args.cache_dir
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ds = load_dataset(
+                args.spec,
+                config,
+                seed=args.seed,
+                size=args.size,
+                progress=not args.quiet,
+                cache_dir=cache_dir,
+            )
+        finally:
+            _print_warnings(caught)
+    seconds = time.perf_counter() - t0
+    try:
+        ds.save_npz(out)
+    except OSError as e:
+        raise UserError(f"cannot write {str(out)!r}: {e.strerror or e}") from None
+    factors = ", ".join(ds.factor_names) if ds.factor_names else "none"
+    cache_state = {"hit": "cache hit", "miss": "cache miss (now cached)", "off": "cache off"}.get(
+        ds.info.get("cache"), "not cached"
+    )
+    skipped = ds.info.get("n_skipped")
+    skipped_txt = f", {skipped} file(s) skipped" if skipped else ""
+    print(
+        f"wrote {out}: {ds.n_frames} frames x {ds.config.n_bins} bins ({ds.config.sample_rate} Hz, n_fft "
+        f"{ds.config.n_fft}, hop {ds.config.hop_length}), factors: {factors}{skipped_txt}; "
+        f"{seconds:.2f} s, {cache_state}"
+    )
+    return 0
+
+
+def _print_warnings(caught) -> None:
+    seen = set()
+    for w in caught:
+        msg = " ".join(str(w.message).split())
+        if msg not in seen:
+            seen.add(msg)
+            print(f"vaesynth dataset: warning: {msg}", file=sys.stderr)
