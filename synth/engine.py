@@ -217,6 +217,11 @@ class Engine:
         quantisation aside."""
         return self.lead_samples + int(self._current.latency_samples)
 
+    @property
+    def renderer_latency_samples(self) -> int:
+        """The current renderer's look-ahead (0 for oscbank)."""
+        return int(self._current.latency_samples)
+
     def is_idle(self) -> bool:
         """No voice sounding, no crossfade, no pending event (render side)."""
         return self.voices.n_sounding == 0 and self._fade_from is None and not self._heap and not self._inbox

@@ -1,8 +1,8 @@
 """Oscillator-bank renderer: the timbre's harmonic partials, re-pitched to each voice's note.
 
 Partial amplitudes (control thread, `set_timbre`): partial k's amplitude is the peak of the timbre spectrum
-within half a harmonic spacing of k * f_ref, refined by quadratic interpolation of the dB magnitudes (the
-hann window's scalloping loss is up to 1.4 dB otherwise) and converted from STFT magnitude to sinusoid
+within half a harmonic spacing of k * f_ref, corrected for the window's scalloping loss (up to 1.4 dB for
+hann): exactly for hann from the neighbour-bin ratio, by quadratic interpolation of dB for other windows and converted from STFT magnitude to sinusoid
 amplitude (a sinusoid of amplitude A peaks at A * sum(window) / 2). We re-pitch the *harmonic amplitudes*
 (the note at f_ref transposed, the way a pitch-normalised model is trained) rather than sampling the
 spectral envelope at k * f_note: peak picking is robust to the valleys between partials of a decoded frame,
@@ -44,7 +44,7 @@ def harmonic_amplitudes(timbre: Timbre, max_partials: int = MAX_PARTIALS) -> np.
     n_partials = int(min(max_partials, math.floor((cfg.sample_rate / 2 - 1e-9) / f_ref)))
     scale = 2.0 / float(_window_sum(cfg.window, cfg.n_fft))
     amps = np.zeros(n_partials, np.float32)
-    _peak_pick(timbre.magnitudes, f_ref / cfg.bin_hz, scale, amps)
+    _peak_pick(timbre.magnitudes, f_ref / cfg.bin_hz, scale, cfg.window == "hann", amps)
     return amps
 
 
@@ -61,7 +61,7 @@ def _window_sum(window: str, n_fft: int) -> float:
 
 
 @numba.njit(nogil=True, cache=True)
-def _peak_pick(mags, f_ref_bins, scale, amps):
+def _peak_pick(mags, f_ref_bins, scale, hann, amps):
     """amps[k-1] = scale * interpolated peak of mags within +-f_ref/2 of bin k * f_ref_bins."""
     n_bins = mags.shape[0]
     half = 0.5 * f_ref_bins
@@ -77,8 +77,16 @@ def _peak_pick(mags, f_ref_bins, scale, amps):
             if mags[j] > mags[i]:
                 i = j
         peak = float(mags[i])
-        if 0 < i < n_bins - 1 and peak > 0 and mags[i - 1] > 0 and mags[i + 1] > 0:
-            # Quadratic interpolation of dB magnitudes around the peak bin.
+        if hann and 0 < i < n_bins - 1 and peak > 0:
+            # Exact for one sinusoid under a periodic hann window: the larger neighbour's ratio gives the
+            # offset d (0..0.5 bins), and the main lobe |W(d)| = sinc(d) / (1 - d^2) the scalloping loss.
+            nb = max(mags[i - 1], mags[i + 1])
+            alpha = nb / peak
+            d = (2.0 * alpha - 1.0) / (alpha + 1.0)
+            if 0.0 < d <= 0.5:
+                peak = peak / (math.sin(math.pi * d) / (math.pi * d) / (1.0 - d * d))
+        elif 0 < i < n_bins - 1 and peak > 0 and mags[i - 1] > 0 and mags[i + 1] > 0:
+            # Other windows: quadratic interpolation of dB magnitudes around the peak bin.
             a = 20.0 * math.log10(mags[i - 1])
             b = 20.0 * math.log10(peak)
             c = 20.0 * math.log10(mags[i + 1])
