@@ -1,0 +1,325 @@
+"""Inverse-STFT voice renderer: per voice, a re-pitched magnitude frame each hop, RTPGHI phase, irfft,
+window, overlap-add.
+
+Per voice and hop (all in one numba nogil kernel, nothing allocated):
+  1. Magnitude. The timbre's harmonic amplitudes (the oscbank's peak picking, `oscbank.harmonic_amplitudes`:
+     partial k's sinusoid amplitude a_k at k * f_ref) are redrawn on the output STFT grid at k * f_note, each
+     as the main lobe of the output analysis window, a gaussian g(t) = exp(-pi t^2 / lambda):
+       |X[b]| = a_k / 2 * sqrt(lambda) * exp(-pi lambda (b - q_k)^2 / n_fft^2),  q_k = k f_note n_fft / sr,
+     so partials land on k * f_note exactly whatever the timbre's own sample rate and n_fft, and the lobe is
+     exactly what RTPGHI's phase-gradient model assumes (its log is a parabola, so the centred-difference
+     instantaneous frequency of every bin of the lobe is the partial's frequency). Lobes are combined by
+     max in the log domain (each bin follows its dominant partial). Partials at/above Nyquist are dropped,
+     above NYQUIST_FADE_START * Nyquist faded with a raised cosine (as the oscbank does).
+  2. Phase: RTPGHI (`synth.rtpghi.rtpghi_frame_kernel`), with one hop of look-ahead (centred time
+     derivative; the frame synthesised now is the one computed a hop ago) or none.
+  3. irfft (`synth.nbfft`), times a hann synthesis window, overlap-added into the voice's buffer, together
+     with the window product g*hann in a normalisation buffer; output = ola / norm. Normalising by the
+     windows actually summed makes a note start at full level from its first sample (no frames before the
+     onset are needed), and it is exact for a consistent spectrum.
+  4. The voice's per-sample gain multiplies its overlap-added signal (envelope after synthesis).
+
+Level scale: 1. A timbre partial of amplitude a (the timbre frame being what the model's STFT measures for a
+sinusoid of amplitude a, the oscbank's convention) comes out as a sinusoid of amplitude a * gain (measured
+within 1 dB in tests), so engine switches keep the level.
+
+Timbre changes: the harmonic amplitudes ramp linearly over `timbre_ramp_ms`; on top, consecutive frames
+overlap by n_fft - hop samples, so any change is crossfaded by the overlap-add (click-free).
+
+Latency: `latency_samples` = lookahead * hop_length: a pitch/timbre change applied before `render` enters
+the frame synthesised one hop later. (A frame centred at c starts sounding at c - n_fft/2 with a rising
+window; note starts are heard from the next sample.)
+
+Load: each voice computes one frame per hop; voices' frame grids are staggered by multiples of the chunk so
+that, with hop = 4 chunks, a quarter of the voices do a frame in any given chunk.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from vaesynth.synth.nbfft import IrfftPlan, irfft_kernel
+from vaesynth.synth.oscbank import MAX_PARTIALS, NYQUIST_FADE_START, harmonic_amplitudes
+from vaesynth.synth.protocol import Timbre
+from vaesynth.synth.rtpghi import DEFAULT_TOL, LOG_FLOOR, gaussian_lambda, rtpghi_frame_kernel, tgrad_kernel
+
+# Window length ~43 ms: 2048 at 44.1/48 kHz, resolving partials down to MIDI ~36 (65 Hz, 2.8 bins apart).
+WINDOW_SECONDS = 2048 / 48000
+# Partials below this many bins would have their lobe folded onto DC: dropped.
+MIN_PARTIAL_BINS = 1.0
+
+
+def default_n_fft(sample_rate: int) -> int:
+    """Power of two nearest to WINDOW_SECONDS at sample_rate (1024 at 22.05 kHz, 2048 at 48 kHz, 4096 at 96)."""
+    return int(2 ** round(math.log2(sample_rate * WINDOW_SECONDS)))
+
+
+def gaussian_window_circular(n_fft: int, lam: float) -> np.ndarray:
+    """The time-domain frame a gaussian lobe of `lam` gives after irfft: exp(-pi (n - n_fft/2)^2 / lam)
+    summed over its periodic copies (n in [0, n_fft)), float64 [n_fft]."""
+    n = np.arange(n_fft) - n_fft / 2
+    g = np.zeros(n_fft)
+    for m in range(-2, 3):
+        g += np.exp(-np.pi * (n + m * n_fft) ** 2 / lam)
+    return g
+
+
+@numba.njit(nogil=True, cache=True)
+def draw_harmonics_kernel(amps, n_partials, f0_hz, sample_rate, n_fft, lam, radius_bins, out_log):
+    """Log-magnitude frame of harmonic partials at k * f0_hz (k = 1..n_partials), gaussian lobes.
+
+    amps: float32 [>= n_partials] sinusoid amplitudes. lam: lobe's gaussian lambda (samples^2).
+    radius_bins: lobe half-width drawn. out_log: float64 [n_fft/2 + 1], overwritten (LOG_FLOOR where empty).
+    Real-time safe: yes.
+    """
+    m = out_log.shape[0]
+    for b in range(m):
+        out_log[b] = LOG_FLOOR
+    nyq = 0.5 * sample_rate
+    fade_lo = NYQUIST_FADE_START * nyq
+    beta = math.pi * lam / (n_fft * n_fft)
+    half_sqrt_lam = 0.5 * math.sqrt(lam)
+    bins_per_hz = n_fft / sample_rate
+    for p in range(n_partials):
+        f = (p + 1) * f0_hz
+        if f >= nyq:
+            break
+        a = amps[p]
+        if f >= fade_lo:
+            a *= 0.5 * (1.0 + math.cos(math.pi * (f - fade_lo) / (nyq - fade_lo)))
+        if not (a > 1e-30):
+            continue
+        q = f * bins_per_hz
+        if q < MIN_PARTIAL_BINS:
+            continue
+        la = math.log(a * half_sqrt_lam)
+        lo = max(0, int(math.ceil(q - radius_bins)))
+        hi = min(m - 1, int(math.floor(q + radius_bins)))
+        for b in range(lo, hi + 1):
+            d = b - q
+            v = la - beta * d * d
+            if v > out_log[b]:
+                out_log[b] = v
+
+
+@numba.njit(nogil=True, cache=True)
+def _synth_frame(v, s3, phase_prev, tgrad_prev, fresh, lookahead, hop, n_fft, lam, log_tol, rng, frame_start,
+                 ola, norm, win_out, win_norm, mask,
+                 out_phase, out_tgrad, fgrad, heap_val, heap_idx, todo, spec_re, spec_im, y,
+                 bitrev, tw_re, tw_im, post_re, post_im, z_re, z_im):
+    """Phase (RTPGHI) + irfft + overlap-add of voice v's frame whose rows are in s3[v] (prev, cur, next)."""
+    m = s3.shape[2]
+    if fresh:
+        # Note onset: pretend the frame before was the same spectrum with zero phase.
+        peak = -1e300
+        for b in range(m):
+            peak = max(peak, s3[v, 1, b])
+        tgrad_kernel(s3[v, 1], n_fft, lam, max(peak + log_tol, -700.0), tgrad_prev[v])
+        for b in range(m):
+            phase_prev[v, b] = 0.0
+    rtpghi_frame_kernel(s3[v, 0], s3[v, 1], s3[v, 2], lookahead == 1, phase_prev[v], tgrad_prev[v], hop,
+                        n_fft, lam, log_tol, rng[v], out_phase, out_tgrad, fgrad, heap_val, heap_idx, todo)
+    for b in range(m):
+        phase_prev[v, b] = out_phase[b]
+        tgrad_prev[v, b] = out_tgrad[b]
+        s = s3[v, 1, b]
+        if s > LOG_FLOOR + 1.0:
+            a = math.exp(s)
+            # (-1)^b: the frame's time origin is its first sample, not its centre (stft convention).
+            if b & 1:
+                a = -a
+            spec_re[b] = a * math.cos(out_phase[b])
+            spec_im[b] = a * math.sin(out_phase[b])
+        else:
+            spec_re[b] = 0.0
+            spec_im[b] = 0.0
+    irfft_kernel(spec_re, spec_im, y, bitrev, tw_re, tw_im, post_re, post_im, z_re, z_im)
+    for n in range(n_fft):
+        t = frame_start + n
+        if t < 0:
+            continue  # before the note: never read
+        i = t & mask
+        ola[v, i] += y[n] * win_out[n]
+        norm[v, i] += win_norm[n]
+
+
+@numba.njit(nogil=True, cache=True)
+def istft_render_kernel(amps, n_partials, f0_hz, gain, active, out, sample_rate, n_fft, hop, lookahead, lam,
+                        log_tol, radius_bins, s3, phase_prev, tgrad_prev, fresh, pos, next_frame, frame_off,
+                        rng, ola, norm, win_out, win_norm, new_log,
+                        out_phase, out_tgrad, fgrad, heap_val, heap_idx, todo, spec_re, spec_im, y,
+                        bitrev, tw_re, tw_im, post_re, post_im, z_re, z_im):
+    """Add one chunk of all active voices into out (see IstftRenderer.render). Real-time safe: yes."""
+    chunk = out.shape[0]
+    half = n_fft // 2
+    mask = ola.shape[1] - 1
+    m = s3.shape[2]
+    for v in range(f0_hz.shape[0]):
+        if not active[v]:
+            continue
+        p0 = pos[v]
+        # Synthesize every frame whose left edge falls before the end of this chunk.
+        while True:
+            centre = next_frame[v] * hop - frame_off[v]
+            if centre - half >= p0 + chunk:
+                break
+            draw_harmonics_kernel(amps, n_partials, float(f0_hz[v]), sample_rate, n_fft, lam, radius_bins,
+                                  new_log)
+            if fresh[v]:
+                for r in range(3):
+                    for b in range(m):
+                        s3[v, r, b] = new_log[b]
+            elif lookahead == 1:
+                for b in range(m):
+                    s3[v, 0, b] = s3[v, 1, b]
+                    s3[v, 1, b] = s3[v, 2, b]
+                    s3[v, 2, b] = new_log[b]
+            else:
+                for b in range(m):
+                    s3[v, 0, b] = s3[v, 1, b]
+                    s3[v, 1, b] = new_log[b]
+            _synth_frame(v, s3, phase_prev, tgrad_prev, fresh[v], lookahead, hop, n_fft, lam, log_tol, rng,
+                         centre - half, ola, norm, win_out, win_norm, mask, out_phase, out_tgrad, fgrad,
+                         heap_val, heap_idx, todo, spec_re, spec_im, y, bitrev, tw_re, tw_im, post_re, post_im,
+                         z_re, z_im)
+            fresh[v] = False
+            next_frame[v] += 1
+        for n in range(chunk):
+            i = (p0 + n) & mask
+            w = norm[v, i]
+            if w > 1e-9:
+                out[n] += np.float32(ola[v, i] / w) * gain[v, n]
+            ola[v, i] = 0.0
+            norm[v, i] = 0.0
+        pos[v] = p0 + chunk
+
+
+class IstftRenderer:
+    """VoiceRenderer (synth/protocol.py): inverse STFT with RTPGHI phase.
+
+    sample_rate: output Hz (22050..96000). max_voices: slots. hop_length: samples between frames (default
+    n_fft / 8: 256 at 48 kHz). n_fft: FFT size, a power of two (default `default_n_fft(sample_rate)`).
+    lookahead: 0 or 1 hop for RTPGHI's time derivative. chunk_size: samples per `render` (any value).
+    timbre_ramp_ms: time a new timbre's amplitudes take to settle. tol: RTPGHI's relative tolerance.
+    max_partials: harmonics kept from a timbre.
+    latency_samples = lookahead * hop_length.
+    """
+
+    def __init__(self, sample_rate: int, max_voices: int, hop_length: int | None = None, n_fft: int | None = None,
+                 lookahead: int = 1, chunk_size: int = 64, timbre_ramp_ms: float = 8.0, tol: float = DEFAULT_TOL,
+                 max_partials: int = MAX_PARTIALS):
+        if not (8000 <= int(sample_rate) <= 192000):
+            raise ValueError(f"sample_rate must be in 8000..192000 Hz, got {sample_rate}")
+        if int(max_voices) < 1:
+            raise ValueError(f"max_voices must be >= 1, got {max_voices}")
+        if lookahead not in (0, 1):
+            raise ValueError(f"lookahead must be 0 or 1 hops, got {lookahead}")
+        if not (1 <= int(chunk_size) <= 8192):
+            raise ValueError(f"chunk_size must be in 1..8192, got {chunk_size}")
+        self.sample_rate = int(sample_rate)
+        self.max_voices = int(max_voices)
+        self.chunk_size = int(chunk_size)
+        self.n_fft = int(n_fft) if n_fft is not None else default_n_fft(self.sample_rate)
+        if self.n_fft < 64 or self.n_fft & (self.n_fft - 1):
+            raise ValueError(f"n_fft must be a power of two >= 64, got {self.n_fft}")
+        self.hop_length = int(hop_length) if hop_length is not None else self.n_fft // 8
+        if not (1 <= self.hop_length <= self.n_fft // 4):
+            raise ValueError(f"hop_length must be in 1..n_fft/4 = {self.n_fft // 4}, got {self.hop_length}")
+        self.lookahead = int(lookahead)
+        self.latency_samples = self.lookahead * self.hop_length
+        self.max_partials = int(max_partials)
+        self._ramp_chunks = max(1, int(math.ceil(timbre_ramp_ms * 1e-3 * self.sample_rate / self.chunk_size)))
+
+        n, m, v = self.n_fft, self.n_fft // 2 + 1, self.max_voices
+        win_hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+        # Output "analysis" window: the gaussian matched to a hann of the same length.
+        self.lam = gaussian_lambda(win_hann)
+        g = gaussian_window_circular(n, self.lam)
+        self._win_out = win_hann
+        self._win_norm = win_hann * g
+        self._log_tol = float(np.log(tol))
+        # Lobe drawn down to the tolerance (below it RTPGHI ignores the bins anyway).
+        self._radius_bins = float(math.sqrt(-math.log(tol * 0.1) * n * n / (math.pi * self.lam)))
+        self._plan = IrfftPlan(n)
+
+        self._s3 = np.full((v, 3, m), LOG_FLOOR)
+        self._phase_prev = np.zeros((v, m))
+        self._tgrad_prev = np.zeros((v, m))
+        self._fresh = np.ones(v, dtype=np.bool_)
+        self._pos = np.zeros(v, dtype=np.int64)
+        self._next_frame = np.zeros(v, dtype=np.int64)
+        self._frame_off = np.zeros(v, dtype=np.int64)
+        self._rng = (np.arange(1, v + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)).reshape(v, 1)
+        buf = 1 << int(math.ceil(math.log2(2 * n + self.chunk_size)))
+        self._ola = np.zeros((v, buf))
+        self._norm = np.zeros((v, buf))
+        self._new_log = np.zeros(m)
+        self._out_phase = np.zeros(m)
+        self._out_tgrad = np.zeros(m)
+        self._fgrad = np.zeros(m)
+        self._heap_val = np.zeros(2 * m)
+        self._heap_idx = np.zeros(2 * m, dtype=np.int64)
+        self._todo = np.zeros(m, dtype=np.bool_)
+        self._spec_re = np.zeros(m)
+        self._spec_im = np.zeros(m)
+        self._y = np.zeros(n)
+
+        self._amp_cur = np.zeros(self.max_partials, np.float32)
+        self._amp_next = np.zeros(self.max_partials, np.float32)
+        self._amp_target = np.zeros(self.max_partials, np.float32)
+        self._n_partials = 0
+        self._target_n_partials = 0
+        self._ramp_left = 0
+        self._starts = 0
+        self.timbre: Timbre | None = None
+
+    def set_timbre(self, timbre: Timbre) -> None:
+        """New target timbre; its harmonic amplitudes ramp in over timbre_ramp_ms. Real-time safe: no (small
+        allocation for the amplitudes; a numba loop of a few µs)."""
+        amps = harmonic_amplitudes(timbre, self.max_partials)
+        self._amp_target[:] = 0.0
+        self._amp_target[:len(amps)] = amps
+        self._n_partials = max(self._n_partials, len(amps))
+        self._target_n_partials = len(amps)
+        self._ramp_left = self._ramp_chunks
+        self.timbre = timbre
+
+    def start_voice(self, voice: int, f0_hz: float) -> None:
+        """Reset slot `voice`: empty overlap-add buffers, fresh phase, a new frame-grid offset (staggering the
+        voices' frame computations across chunks). Real-time safe: yes."""
+        self._ola[voice].fill(0.0)
+        self._norm[voice].fill(0.0)
+        self._fresh[voice] = True
+        self._pos[voice] = 0
+        self._next_frame[voice] = 0
+        steps = max(1, self.hop_length // self.chunk_size)
+        self._frame_off[voice] = (self._starts % steps) * self.chunk_size
+        self._starts += 1
+
+    def render(self, f0_hz: np.ndarray, gain: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
+        """Add the next chunk of all active voices into `out` (see VoiceRenderer.render).
+        f0_hz: float32 [max_voices]; gain: float32 [max_voices, chunk_size]; active: bool [max_voices];
+        out: float32 [chunk_size]. Real-time safe: yes (no allocation; the kernel releases the GIL)."""
+        if self._ramp_left > 0:
+            r = self._ramp_left
+            cur, tgt = self._amp_cur, self._amp_target
+            # cur += (tgt - cur) / r, in place without temporaries.
+            np.subtract(tgt, cur, out=self._amp_next)
+            self._amp_next *= np.float32(1.0 / r)
+            cur += self._amp_next
+            self._ramp_left = r - 1
+            if self._ramp_left == 0:
+                cur[:] = tgt
+                self._n_partials = self._target_n_partials
+        p = self._plan
+        istft_render_kernel(self._amp_cur, self._n_partials, f0_hz, gain, active, out, float(self.sample_rate),
+                            self.n_fft, self.hop_length, self.lookahead, self.lam, self._log_tol,
+                            self._radius_bins, self._s3, self._phase_prev, self._tgrad_prev, self._fresh,
+                            self._pos, self._next_frame, self._frame_off, self._rng, self._ola, self._norm,
+                            self._win_out, self._win_norm, self._new_log, self._out_phase, self._out_tgrad,
+                            self._fgrad, self._heap_val, self._heap_idx, self._todo, self._spec_re,
+                            self._spec_im, self._y, p.bitrev, p.tw_re, p.tw_im, p.post_re, p.post_im,
+                            p.scratch_re, p.scratch_im)
