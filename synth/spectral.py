@@ -6,6 +6,8 @@ both ends, so `istft(stft(x))` reconstructs x exactly (hann window, hop <= n_fft
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.signal import get_window
 from vaesynth.synth.config import SpectralConfig
@@ -189,26 +191,60 @@ def cqt_lengths(sample_rate: float, fmin_hz: float, n_bins: int, bins_per_octave
     return (filter_scale / alpha) * sample_rate / cqt_frequencies(fmin_hz, n_bins, bins_per_octave)
 
 
-def _cqt_filter_spectra(sample_rate: float, fmin_hz: float, n_bins: int, bins_per_octave: int,
-                        filter_scale: float, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positive-frequency spectra [n_bins, n_fft // 2 + 1] of the L1-normalised Hann wavelets, and lengths."""
-    from scipy.fft import fft
+# A wavelet's spectrum is kept where the Hann window's response can exceed ~1e-6 of its peak: 64 bins of
+# the window's own DFT either side of f_k (Hann sidelobes fall as 1/d^3). librosa keeps less (it drops
+# the smallest 1% of each filter's L1 mass), so this truncation is far below the reference's own error.
+_CQT_SUPPORT_BINS = 64
 
+
+def _dirichlet(phi: np.ndarray, n: int) -> np.ndarray:
+    """sum_{m=0}^{n-1} exp(-i phi m), stable at phi = 0 (mod 2 pi)."""
+    half = 0.5 * phi
+    s = np.sin(half)
+    small = np.abs(s) < 1e-12
+    ratio = np.where(small, n * np.cos(n * half) / np.where(small, np.cos(half), 1.0),
+                     np.sin(n * half) / np.where(small, 1.0, s))
+    return np.exp(-1j * half * (n - 1)) * ratio
+
+
+@functools.lru_cache(maxsize=8)
+def _cqt_filter_spectra(sample_rate: float, fmin_hz: float, n_bins: int, bins_per_octave: int,
+                        filter_scale: float, n_fft: int) -> tuple[tuple, np.ndarray]:
+    """Per bin (lo, values): the L1-normalised Hann wavelet's DFT on positive bins [lo, lo + len(values)),
+    sampled analytically (a periodic Hann is three Dirichlet kernels); and the lengths [n_bins].
+
+    The wavelet is h[j] = w[j - j0] exp(i 2 pi f_k j / sr) / sum(w), j = j0 .. j0 + n - 1 on
+    librosa.filters.wavelet's grid (j0 = floor(-L/2), n = len(arange(-L // 2, L // 2))), circularly
+    placed so lag 0 is the filter's centre. Cached: Griffin-Lim calls it with the same sizes each pass.
+    """
     freqs = cqt_frequencies(fmin_hz, n_bins, bins_per_octave)
     lengths = cqt_lengths(sample_rate, fmin_hz, n_bins, bins_per_octave, filter_scale)
-    q = filter_scale * (2.0 ** (2.0 / bins_per_octave) + 1.0) / (2.0 ** (2.0 / bins_per_octave) - 1.0)
+    r2 = 2.0 ** (2.0 / bins_per_octave)
+    q = filter_scale * (r2 + 1.0) / (r2 - 1.0)
     if np.max(freqs * (1.0 + 0.5 * _HANN_BANDWIDTH / q)) > sample_rate / 2:
         raise ValueError("CQT top filter would exceed the Nyquist frequency: reduce n_bins or fmin_hz")
-    spectra = np.zeros((n_bins, n_fft // 2 + 1), dtype=np.complex128)
-    for k, (length, f_hz) in enumerate(zip(lengths, freqs, strict=True)):
-        j = np.arange(-length // 2, length // 2)  # same sample grid as librosa.filters.wavelet
-        w = get_window("hann", len(j), fftbins=True)
-        h = w * np.exp(2j * np.pi * f_hz * j / sample_rate) / np.sum(w)
-        buf = np.zeros(n_fft, dtype=np.complex128)
-        idx = j.astype(np.int64) % n_fft  # negative times wrap: the filter stays centred on lag 0
-        buf[idx] = h
-        spectra[k] = fft(buf)[: n_fft // 2 + 1]
-    return spectra, lengths
+    n_pos = n_fft // 2 + 1
+    out = []
+    for length, f_hz in zip(lengths, freqs, strict=True):
+        j = np.arange(-length // 2, length // 2)
+        j0, n = int(j[0]), len(j)
+        if n > n_fft:
+            raise ValueError("CQT filter longer than its FFT grid")
+        centre = f_hz / sample_rate * n_fft  # in FFT bins
+        half_width = _CQT_SUPPORT_BINS * n_fft / n
+        lo = max(0, int(np.floor(centre - half_width)))
+        hi = min(n_pos, int(np.ceil(centre + half_width)) + 1)
+        theta = 2.0 * np.pi * np.arange(lo, hi) / n_fft
+        phi = theta - 2.0 * np.pi * f_hz / sample_rate
+        step = 2.0 * np.pi / n
+        win_dtft = (0.5 * _dirichlet(phi, n) - 0.25 * _dirichlet(phi - step, n)
+                    - 0.25 * _dirichlet(phi + step, n))
+        # periodic Hann of length n sums to n / 2
+        values = np.exp(-1j * phi * j0) * win_dtft / (0.5 * n)
+        values.setflags(write=False)
+        out.append((lo, values))
+    lengths.setflags(write=False)
+    return tuple(out), lengths
 
 
 def _cqt_grid(n_samples: int, hop_length: int, max_length: float) -> tuple[int, int]:
@@ -246,11 +282,11 @@ def cqt(x: np.ndarray, sample_rate: float, hop_length: int, fmin_hz: float, n_bi
     spec_x = rfft(x, n=n_fft)
     m = n_fft // hop_length
     out = np.empty((n_frames, n_bins), dtype=np.complex64)
-    full = np.zeros(n_fft, dtype=np.complex128)
-    for k in range(n_bins):
-        full[: n_fft // 2 + 1] = spec_x * np.conj(spectra[k])
+    for k, (lo, values) in enumerate(spectra):
+        prod = spec_x[lo:lo + len(values)] * np.conj(values)
         # c[t*hop] = (1/hop) * IDFT_m( sum_r C[f + r*m] ): decimation in time is folding in frequency.
-        folded = full.reshape(hop_length, m).sum(axis=0)
+        idx = np.arange(lo, lo + len(values)) % m
+        folded = np.bincount(idx, prod.real, m) + 1j * np.bincount(idx, prod.imag, m)
         c = ifft(folded) / hop_length
         out[:, k] = np.sqrt(lengths[k]) * c[:n_frames]
     return out
@@ -281,14 +317,13 @@ def icqt(coeffs: np.ndarray, sample_rate: float, hop_length: int, fmin_hz: float
     n_pos = n_fft // 2 + 1
     acc = np.zeros(n_pos, dtype=np.complex128)
     power = np.zeros(n_pos)
-    reps = -(-n_pos // m)
-    for k in range(n_bins):
+    for k, (lo, values) in enumerate(spectra):
         c = np.zeros(m, dtype=np.complex128)
         c[:n_use] = coeffs[:n_use, k] / np.sqrt(lengths[k])
         # Upsampling by hop repeats the length-m spectrum hop times across the n_fft grid.
-        up = np.tile(fft(c), reps)[:n_pos]
-        acc += up * spectra[k]
-        power += np.abs(spectra[k]) ** 2
+        up = fft(c)[np.arange(lo, lo + len(values)) % m]
+        acc[lo:lo + len(values)] += up * values
+        power[lo:lo + len(values)] += np.abs(values) ** 2
     # The analysis keeps positive frequencies only (an analytic filter bank); the frame operator is then
     # sum_k |H_k|^2 / hop on them. Regularise where the bank has no response (outside its range).
     eps = 1e-3 * power.max()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from vaesynth.datasets.pitch import cents_between, estimate_f0, hz_to_midi, loudness_db, midi_to_hz
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.spectral import n_frames_for

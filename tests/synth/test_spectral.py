@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.signal import stft as scipy_stft
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.spectral import (
     cqt,
