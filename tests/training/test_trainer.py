@@ -1,0 +1,138 @@
+"""The training loop: reproducible, resumable after SIGKILL with the same weights, split by group, clear
+errors for unusable data, history and PCA in the checkpoint."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from tests.training.synthetic import make_dataset, tiny_config, write_npz
+from vaesynth.errors import UserError
+from vaesynth.models.checkpoint import load_checkpoint
+from vaesynth.training.split import split_by_group
+from vaesynth.training.trainer import train
+
+
+@pytest.fixture(scope="module")
+def data_npz(tmp_path_factory):
+    return write_npz(tmp_path_factory.mktemp("data"))
+
+
+def _weights(path):
+    return load_checkpoint(path)["model_state"]
+
+
+def test_split_by_group_holds_out_whole_groups_reproducibly():
+    groups = np.repeat(np.arange(40), 5)
+    train_idx, val_groups = split_by_group(groups, 0.1, seed=3)
+    assert val_groups.size == 4
+    assert not np.isin(groups[train_idx], val_groups).any()  # no held-out sound leaks into training
+    assert train_idx.size == 180
+    again = split_by_group(groups, 0.1, seed=3)
+    np.testing.assert_array_equal(again[1], val_groups)
+    assert not np.array_equal(split_by_group(groups, 0.1, seed=4)[1], val_groups)
+
+
+def test_same_seed_gives_identical_weights_and_other_seed_does_not(tmp_path, data_npz):
+    a = train(tiny_config(data_npz, tmp_path / "a.pt", epochs=3))
+    b = train(tiny_config(data_npz, tmp_path / "b.pt", epochs=3))
+    c = train(tiny_config(data_npz, tmp_path / "c.pt", epochs=3, seed=1))
+    wa, wb, wc = _weights(a), _weights(b), _weights(c)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+    ha, hb = load_checkpoint(a)["history"], load_checkpoint(b)["history"]
+    assert ha["val_loss"] == hb["val_loss"]
+
+
+def test_training_reduces_validation_loss_and_stores_history_and_pca(tmp_path, data_npz):
+    out = train(tiny_config(data_npz, tmp_path / "m.pt"))
+    ck = load_checkpoint(out)
+    h = ck["history"]
+    assert h["epoch"] == list(range(1, 13))
+    assert h["val_loss"][-1] < 0.2 * h["val_loss"][0]
+    assert ck["complete"] and ck["pca"] is not None and "optimizer" in ck["training"]
+    ratio = ck["pca"]["explained_variance_ratio"]
+    assert ratio.shape == (4,) and abs(ratio.sum() - 1) < 1e-6 and np.all(np.diff(ratio) <= 1e-12)
+    # Normalisation statistics come from the training split only: the codec's reference level is the
+    # loudest training bin, which the held-out sounds cannot move.
+    ds = make_dataset()
+    groups = ds.groups
+    train_frames = ~np.isin(groups, ck["dataset"]["val_groups"].numpy())
+    peak_db = 20 * np.log10(ds.magnitudes[train_frames].max())
+    assert abs(ck["codec"]["ref_db"] - peak_db) < 1e-3
+
+
+def test_slim_checkpoint_drops_optimizer_state_and_refuses_resume(tmp_path, data_npz):
+    out = train(tiny_config(data_npz, tmp_path / "m.pt", epochs=2, slim=True))
+    assert "training" not in load_checkpoint(out)
+    with pytest.raises(UserError, match="cannot resume"):
+        train(tiny_config(data_npz, out, epochs=3, resume=True))
+
+
+def test_resume_refuses_a_changed_model_setting(tmp_path, data_npz):
+    out = train(tiny_config(data_npz, tmp_path / "m.pt", epochs=2))
+    with pytest.raises(UserError, match="latent-dim 3 differs"):
+        train(tiny_config(data_npz, out, epochs=3, resume=True, latent_dim=3))
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, data_npz):
+    """Kill a CLI training process with SIGKILL after a few checkpoints, resume it, and compare with an
+    uninterrupted run. The batch order is a function of (seed, epoch) and the checkpoint holds the optimizer
+    state, the step and torch's RNG state, so on CPU with the same thread count the weights are EQUAL (not
+    merely close): a lost step is recomputed exactly."""
+    cfg = tiny_config(data_npz, tmp_path / "killed.pt", epochs=40, checkpoint_every=5)
+    cmd = [sys.executable, "-m", "vaesynth", "train", "--data", str(data_npz), "--out", cfg.out,
+           "--epochs", "40", "--checkpoint-every", "5", "--batch-size", "32", "--latent-dim", "4",
+           "--arch", "mlp", "--hidden", "64,32", "--lr", "2e-3", "--threads", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        mtimes = set()
+        # Wait until the checkpoint has been rewritten at least twice, then kill between two saves.
+        while len(mtimes) < 3:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline
+            if os.path.exists(cfg.out):
+                mtimes.add(os.stat(cfg.out).st_mtime_ns)
+            time.sleep(0.005)
+        time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    killed = load_checkpoint(cfg.out)  # whatever moment the kill hit, the file is a complete checkpoint
+    assert not killed["complete"]
+    steps_done = killed["training"]["step"]
+    assert 0 < steps_done < 40 * 6
+
+    resumed = train(replace(cfg, resume=True))
+    reference = train(replace(cfg, out=str(tmp_path / "reference.pt")))
+    wr, wf = _weights(resumed), _weights(reference)
+    assert all(torch.equal(wr[k], wf[k]) for k in wf)
+    hr, hf = load_checkpoint(resumed)["history"], load_checkpoint(reference)["history"]
+    assert hr["step"] == hf["step"] and hr["val_loss"] == hf["val_loss"]
+
+
+def test_empty_or_too_small_data_is_one_line_user_error(tmp_path):
+    small = write_npz(tmp_path, "small.npz", n_sounds=3, frames_per_sound=4)  # 2 training sounds = 8 frames
+    with pytest.raises(UserError) as e:
+        train(tiny_config(small, tmp_path / "m.pt"))
+    assert "need at least 40" in str(e.value) and "\n" not in str(e.value)
+    single = write_npz(tmp_path, "one.npz", n_sounds=1, frames_per_sound=100)
+    with pytest.raises(UserError, match="need at least 2"):
+        train(tiny_config(single, tmp_path / "m.pt"))
+    ds = make_dataset(n_sounds=2)
+    ds.subset(np.zeros(0, dtype=np.int64)).save_npz(tmp_path / "empty.npz")
+    with pytest.raises(UserError, match="no frames"):
+        train(tiny_config(tmp_path / "empty.npz", tmp_path / "m.pt"))
+    assert not (tmp_path / "m.pt").exists()

@@ -1,0 +1,104 @@
+"""TrainConfig: every setting of one training run, saved in the checkpoint so a run can be resumed and
+reproduced. The ModelConfig fields exposed on the command line live here too (`model_config` builds it)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from vaesynth.errors import UserError
+
+# Fields that define the run (data, model, optimisation): a resumed run must keep them.
+FIXED_ON_RESUME = ("data", "size", "seed", "val_fraction", "batch_size", "lr", "arch", "latent_dim", "beta",
+                   "likelihood", "warmup_steps", "free_bits", "hidden", "pitch_mode", "f_ref_hz", "grad_clip")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run.
+
+    data: dataset spec (folder, toy:NAME, sf2:PATH, .npz). out: checkpoint path (.pt).
+    epochs: passes over the training split. batch_size: frames per optimiser step (global, over all DDP
+      processes). lr: Adam learning rate. seed: seeds data generation, the split, init and noise.
+    val_fraction: fraction of the groups (whole sounds/notes) held out for validation.
+    checkpoint_every: optimiser steps between resumable checkpoints (a kill loses at most this many).
+    device: "auto" (CUDA if present, else CPU), "cpu", "cuda", "cuda:N".
+    size: generated-dataset size (toy/sf2: number of sounds), None = the generator's default.
+    arch, latent_dim, beta, likelihood, warmup_steps, free_bits, hidden, pitch_mode, f_ref_hz: ModelConfig.
+    grad_clip: max global gradient norm (0 = no clipping).
+    resume: continue from the checkpoint at `out`. slim: drop optimizer/RNG state from the final file.
+    ddp: number of processes (gloo on CPU, NCCL on CUDA); 1 = plain single process.
+    threads: torch intra-op threads (None = leave torch's default).
+    quiet: no progress bar.
+    """
+
+    data: str
+    out: str
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    val_fraction: float = 0.1
+    checkpoint_every: int = 200
+    device: str = "auto"
+    size: int | None = None
+    arch: str = "harmonic"
+    latent_dim: int = 8
+    beta: float = 1.0
+    likelihood: str = "gaussian"
+    warmup_steps: int = 0
+    free_bits: float = 0.0
+    hidden: tuple[int, ...] = ()
+    pitch_mode: str = "normalize"
+    f_ref_hz: float | None = None
+    grad_clip: float = 5.0
+    resume: bool = False
+    slim: bool = False
+    ddp: int = 1
+    threads: int | None = None
+    quiet: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        checks = [
+            (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
+            (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
+            (0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}"),
+            (self.checkpoint_every >= 1, f"--checkpoint-every must be >= 1, got {self.checkpoint_every}"),
+            (self.latent_dim >= 1, f"--latent-dim must be >= 1, got {self.latent_dim}"),
+            (self.beta >= 0, f"--beta must be >= 0, got {self.beta}"),
+            (self.warmup_steps >= 0, f"--warmup must be >= 0, got {self.warmup_steps}"),
+            (self.free_bits >= 0, f"--free-bits must be >= 0, got {self.free_bits}"),
+            (self.ddp >= 1, f"--ddp must be >= 1, got {self.ddp}"),
+            (self.size is None or self.size >= 1, f"--size must be >= 1, got {self.size}"),
+            (self.grad_clip >= 0, f"--grad-clip must be >= 0, got {self.grad_clip}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: (tuple(v) if k == "hidden" else v) for k, v in d.items() if k in known})
+
+    def resumed_with(self, overrides: dict) -> "TrainConfig":
+        """This (saved) config with the settings a resumed run may change (epochs, device, out, ...).
+
+        overrides: the options the user gave explicitly. One that would change the run itself (data, model,
+        optimiser; FIXED_ON_RESUME) and differs from the saved value is a UserError.
+        """
+        for key in FIXED_ON_RESUME:
+            if key in overrides and overrides[key] is not None:
+                new = tuple(overrides[key]) if key == "hidden" else overrides[key]
+                if new != getattr(self, key):
+                    flag = "--" + key.replace("_", "-").replace("warmup-steps", "warmup")
+                    raise UserError(f"{flag} {new} differs from the checkpoint's {getattr(self, key)}: "
+                                    "drop it to resume, or train a new model to another --out")
+        free = {k: v for k, v in overrides.items() if k not in FIXED_ON_RESUME and v is not None}
+        return replace(self, **free)
