@@ -96,6 +96,22 @@ def test_choose_sounds_subset_grid_or_continuous():
     assert more.shape == (25, 1) and len(np.unique(more)) == 25 and more.min() >= 0 and more.max() <= 9
 
 
+@pytest.mark.parametrize("module", [toy_harmonic, toy_richness, toy_additive4, toy_fm5])
+def test_continuous_draws_stay_in_the_grid_ranges(module):
+    # sizes beyond the grid draw factors uniformly over its ranges; count-like factors stay integers
+    grid = module.grid()
+    draws = module.draw_continuous(2000, np.random.default_rng(0))
+    lo, hi = grid.min(0), grid.max(0)
+    assert draws.shape == (2000, grid.shape[1]) and np.all(draws >= lo) and np.all(draws <= hi)
+    span = (draws.max(0) - draws.min(0)) / np.where(hi > lo, hi - lo, 1.0)
+    assert np.all(span > 0.95)  # the whole range is covered
+    names = module.FACTOR_NAMES
+    for name in ("parity", "n_harmonics"):
+        if name in names:
+            col = draws[:, names.index(name)]
+            assert np.all(col == np.round(col))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # API contract
 
