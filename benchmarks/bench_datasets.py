@@ -20,7 +20,6 @@ import warnings
 from pathlib import Path
 
 import soundfile as sf
-
 from vaesynth.datasets import audio, sf2, toy
 from vaesynth.synth.config import SpectralConfig
 
@@ -58,25 +57,31 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     config = SpectralConfig()
     warnings.simplefilter("ignore")
-    print(f"config: {config.sample_rate} Hz, n_fft {config.n_fft}, hop {config.hop_length}; "
-          f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; median of {args.repeats}")
+    print(
+        f"config: {config.sample_rate} Hz, n_fft {config.n_fft}, hop {config.hop_length}; "
+        f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; median of {args.repeats}"
+    )
     print("| case                               |  frames | seconds   |  frames/s   | notes |")
     print("|---|---:|---:|---:|---|")
     for name in toy.TOY_NAMES:
         size = None if args.full else args.toy_size
-        seconds, ds = timed(lambda n=name, s=size: toy.make_toy(n, config, seed=0, size=s, progress=False),
-                            args.repeats)
+        seconds, ds = timed(
+            lambda n=name, s=size: toy.make_toy(n, config, seed=0, size=s, progress=False), args.repeats
+        )
         row(f"toy:{name}", ds.n_frames, seconds, "default size" if size is None else f"size {size}")
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if Path(sf2.DEFAULT_SF2).is_file():
             kwargs = dict(config=config, progress=False, size=args.sf2_notes, seed=0)
-            seconds, ds = timed(lambda: sf2.render_soundfont("default", cache_dir=False, **kwargs), args.repeats)
+            seconds, ds = timed(
+                lambda: sf2.render_soundfont("default", cache_dir=False, **kwargs), args.repeats
+            )
             row("sf2:default (render + analyse)", ds.n_frames, seconds, f"{args.sf2_notes} notes, cold")
             sf2.render_soundfont("default", cache_dir=tmp / "sf2cache", **kwargs)
-            seconds, ds = timed(lambda: sf2.render_soundfont("default", cache_dir=tmp / "sf2cache", **kwargs),
-                                args.repeats)
+            seconds, ds = timed(
+                lambda: sf2.render_soundfont("default", cache_dir=tmp / "sf2cache", **kwargs), args.repeats
+            )
             assert ds.info["cache"] == "hit"
             row("sf2:default (cache hit)", ds.n_frames, seconds, "warm (sf2 content hash memoised by stat)")
 
@@ -84,16 +89,23 @@ def main(argv=None) -> int:
             folder.mkdir()
             write_note_folder(folder, config)
             counter = iter(range(10**6))
-            seconds, ds = timed(lambda: audio.load_folder(folder, config, progress=False,
-                                                          cache_dir=tmp / f"cold{next(counter)}"), args.repeats)
+            seconds, ds = timed(
+                lambda: audio.load_folder(
+                    folder, config, progress=False, cache_dir=tmp / f"cold{next(counter)}"
+                ),
+                args.repeats,
+            )
             assert ds.info["cache"] == "miss"
             row("audio folder, cold cache", ds.n_frames, seconds, f"{len(ds.info['files'])} wav files")
-            seconds, ds = timed(lambda: audio.load_folder(folder, config, progress=False, cache_dir=tmp / "cold0"),
-                                args.repeats)
+            seconds, ds = timed(
+                lambda: audio.load_folder(folder, config, progress=False, cache_dir=tmp / "cold0"),
+                args.repeats,
+            )
             assert ds.info["cache"] == "hit"
             row("audio folder, warm cache", ds.n_frames, seconds, "cache hit")
-            seconds, _ = timed(lambda: audio.load_folder(folder, config, progress=False, cache_dir=False),
-                               args.repeats)
+            seconds, _ = timed(
+                lambda: audio.load_folder(folder, config, progress=False, cache_dir=False), args.repeats
+            )
             row("audio folder, no cache", ds.n_frames, seconds, "read + trim + STFT + YIN")
         else:
             print(f"(no {sf2.DEFAULT_SF2}: SoundFont and audio-folder cases skipped)")

@@ -141,7 +141,8 @@ def load_folder(
     progress: show a tqdm bar on stderr. cache_dir: cache folder (None = the default one, False = no cache).
     Returns a Dataset with magnitudes, f0_hz, loudness_db and groups (= index into info["files"]); `info`
     holds "files" (relative paths used), "skipped" ({relative path: reason}), "n_found", "n_skipped",
-    "seconds_used" and "cache" ("hit", "miss" or "off").
+    "seconds_used" and "cache" ("hit", "miss", "off", or
+    "unwritable" when the cache folder could not be written).
     Raises UserError (one line) for a missing folder, a folder without audio files, or one where no file
     is usable.
     """
@@ -182,6 +183,7 @@ def load_folder(
         hit = cache.load(key, root)
         if hit is not None:
             hit.info["cache"] = "hit"
+            hit.info["folder"] = str(folder.resolve())  # the key holds contents, not where they are
             hit.name = str(path)
             _warn_skipped(hit.info.get("skipped", {}), folder)
             return hit
@@ -236,8 +238,7 @@ def load_folder(
         info=info,
     )
     if use_cache:
-        cache.save(key, ds, root)
-        ds.info["cache"] = "miss"
+        ds.info["cache"] = "miss" if cache.save(key, ds, root) is not None else "unwritable"
     else:
         ds.info["cache"] = "off"
     return ds

@@ -308,7 +308,8 @@ def render_soundfont(
     otherwise a subset of the grid drawn with `seed` (deterministic). duration_s: seconds each note is held.
     cache_dir: cache folder (None = the default one, False = no cache).
     Returns a Dataset with magnitudes, f0_hz, loudness_db, factors [program, note, velocity], groups (note
-    id = index into info["notes"]); info["cache"] is "hit", "miss" or "off".
+    id = index into info["notes"]); info["cache"] is "hit", "miss", "off" or
+    "unwritable".
     Raises UserError (one line) for a missing/invalid SoundFont, a bad size or when nothing renders.
     """
     from tqdm import tqdm
@@ -423,8 +424,7 @@ def render_soundfont(
         info=info,
     )
     if use_cache:
-        cache.save(key, ds, root)
-        ds.info["cache"] = "miss"
+        ds.info["cache"] = "miss" if cache.save(key, ds, root) is not None else "unwritable"
     else:
         ds.info["cache"] = "off"
     return ds

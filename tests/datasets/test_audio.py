@@ -221,3 +221,16 @@ def test_cache_root_follows_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path / "h"))
     assert cache.cache_root() == tmp_path / "h" / ".cache" / "vaesynth"
     assert cache.cache_root(tmp_path / "explicit") == tmp_path / "explicit"
+
+
+def test_unwritable_cache_folder_still_loads_and_says_so(tmp_path):
+    root = tmp_path / "s"
+    root.mkdir()
+    sf.write(root / "a.wav", tone(440, 0.3, SR), SR)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("the cache folder cannot be created under a file")
+    with pytest.warns(cache.CacheWarning, match="could not write"):
+        ds = load_folder(root, CONFIG, progress=False, cache_dir=blocker / "cache")
+    reference = load_folder(root, CONFIG, progress=False, cache_dir=False)
+    assert ds.info["cache"] == "unwritable" and reference.info["cache"] == "off"
+    np.testing.assert_array_equal(ds.magnitudes, reference.magnitudes)

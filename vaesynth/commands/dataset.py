@@ -109,9 +109,13 @@ def run(args) -> int:
     except OSError as e:
         raise UserError(f"cannot write {str(out)!r}: {e.strerror or e}") from None
     factors = ", ".join(ds.factor_names) if ds.factor_names else "none"
-    cache_state = {"hit": "cache hit", "miss": "cache miss (now cached)", "off": "cache off"}.get(
-        ds.info.get("cache"), "not cached"
-    )
+    cache_states = {
+        "hit": "cache hit",
+        "miss": "cache miss (now cached)",
+        "off": "cache off",
+        "unwritable": "cache not writable",
+    }
+    cache_state = cache_states.get(ds.info.get("cache"), "not cached")
     skipped = ds.info.get("n_skipped")
     skipped_txt = f", {skipped} file(s) skipped" if skipped else ""
     print(
