@@ -83,6 +83,7 @@ def test_resume_refuses_a_changed_model_setting(tmp_path, data_npz):
         train(tiny_config(data_npz, out, epochs=3, resume=True, latent_dim=3))
 
 
+@pytest.mark.slow  # a subprocess plus two runs: ~15 s on a busy 2-core machine
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, data_npz):
     """Kill a CLI training process with SIGKILL after a few checkpoints, resume it, and compare with an
     uninterrupted run. The batch order is a function of (seed, epoch) and the checkpoint holds the optimizer

@@ -1,0 +1,81 @@
+"""The Instrument: batch == one at a time, PCA coordinates == their latent, inputs validated and clamped,
+reconstruction == decode(encode), and the bundled default model loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.training.synthetic import make_dataset, tiny_config, write_npz
+from vaesynth.models.instrument import LATENT_LIMIT, default_model_path, load_instrument
+from vaesynth.synth.protocol import Timbre
+from vaesynth.training.trainer import train
+
+
+@pytest.fixture(scope="module")
+def inst(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inst")
+    return load_instrument(train(tiny_config(write_npz(folder), folder / "m.pt")), num_threads=None)
+
+
+def test_decode_batch_matches_one_at_a_time(inst):
+    z = np.random.default_rng(0).standard_normal((5, inst.latent_dim)).astype(np.float32)
+    batch = inst.decode_latent(z)
+    assert batch.shape == (5, inst.config.n_bins) and batch.dtype == np.float32
+    for i in range(5):
+        np.testing.assert_allclose(inst.decode_latent(z[i]), batch[i], rtol=1e-5, atol=1e-7)
+    assert np.all(np.isfinite(batch)) and np.all(batch >= 0)
+
+
+def test_decode_pcs_matches_decode_of_its_latent(inst):
+    pcs = np.array([1.5, -0.5], dtype=np.float32)
+    z = inst.pca.mean + (pcs * inst.pca.scale[:2]) @ inst.pca.components[:2]
+    np.testing.assert_allclose(inst.pcs_to_latent(pcs), z, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(inst.decode_pcs(pcs), inst.decode_latent(z.astype(np.float32)), rtol=1e-5,
+                               atol=1e-7)
+    # Zero PCs is the mean latent of the training data.
+    np.testing.assert_allclose(inst.decode_pcs(np.zeros(inst.n_pcs)),
+                               inst.decode_latent(inst.pca.mean.astype(np.float32)), rtol=1e-5, atol=1e-7)
+
+
+def test_out_of_range_inputs_are_clamped_and_non_finite_refused(inst):
+    z = np.zeros(inst.latent_dim, np.float32)
+    z[0] = 1e6
+    clamped = z.copy()
+    clamped[0] = LATENT_LIMIT
+    np.testing.assert_array_equal(inst.decode_latent(z), inst.decode_latent(clamped))
+    np.testing.assert_array_equal(inst.decode_pcs([100.0]), inst.decode_pcs([6.0]))
+    for bad in (np.nan, np.inf):
+        z[1] = bad
+        with pytest.raises(ValueError, match="finite"):
+            inst.decode_latent(z)
+    with pytest.raises(ValueError, match="shape"):
+        inst.decode_latent(np.zeros(inst.latent_dim + 1))
+    with pytest.raises(ValueError):
+        inst.decode_pcs(np.zeros(inst.n_pcs + 1))
+
+
+def test_timbre_for_latent_is_the_decoded_frame_at_f_ref(inst):
+    z = np.full(inst.latent_dim, 0.3, np.float32)
+    t = inst.timbre_for_latent(z)
+    assert isinstance(t, Timbre) and t.f_ref_hz == inst.f_ref_hz == 220.0
+    np.testing.assert_array_equal(t.magnitudes, inst.decode_latent(z))
+    np.testing.assert_array_equal(inst.timbre_for_pcs([0.5]).magnitudes, inst.decode_pcs([0.5]))
+
+
+def test_reconstruct_matches_decode_of_posterior_mean(inst):
+    ds = make_dataset(n_sounds=3)
+    mu, logvar = inst.encode_frames(ds.magnitudes, ds.f0_hz)
+    assert mu.shape == logvar.shape == (ds.n_frames, inst.latent_dim)
+    np.testing.assert_allclose(inst.reconstruct(ds.magnitudes, ds.f0_hz), inst.decode_latent(mu),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_default_model_path_is_inside_the_package():
+    path = default_model_path()
+    assert path.name == "default.pt" and path.parent.name == "assets"
+    if path.exists():
+        inst = load_instrument(None, num_threads=None)
+        assert inst.latent_dim >= 2 and inst.n_pcs >= 2
+        frame = inst.decode_pcs(np.zeros(2))
+        assert np.all(np.isfinite(frame)) and frame.max() > 0
