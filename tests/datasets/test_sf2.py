@@ -54,6 +54,24 @@ def test_f0_matches_midi_note_within_10_cents_on_well_tuned_programs():
     assert not bad, f"(program, note): (median cents, voiced fraction) out of tolerance: {bad}"
 
 
+def test_estimate_f0_full_band_within_10_cents_on_harmonic_programs():
+    # The tracker alone (pitch.estimate_f0, default 40-2000 Hz search, no help from the note) on nylon
+    # guitar, trumpet, clarinet and flute notes, MIDI 40..84. Not the piano: its stretched partials make
+    # full-band YIN read 6-32 cents sharp (measured), which is why `note_f0` low-passes to the fundamental.
+    from vaesynth.datasets.pitch import estimate_f0
+
+    # Steady state only: the trumpet's low notes scoop up 25-30 cents over their first ~0.15 s (measured).
+    skip = int(0.2 * CONFIG.sample_rate) // CONFIG.hop_length
+    with sf2.NoteRenderer("default", CONFIG.sample_rate) as r:
+        for program in (24, 56, 71, 73):
+            for note in NOTES_40_84:
+                x = r.render(program, note, 100, 0.5, 0.0)
+                f0, _ = estimate_f0(x, CONFIG.sample_rate, CONFIG.hop_length)
+                cents = cents_between(f0[skip:], midi_to_hz(note))
+                assert np.isfinite(cents).mean() >= 0.9, (program, note)
+                assert abs(np.nanmedian(cents)) <= 10.0, (program, note, np.nanmedian(cents))
+
+
 def test_f0_of_bowed_strings_within_10_cents_and_ensemble_within_15():
     # Bowed strings carry vibrato (inter-quartile range 12-40 cents within a note): 1.5 s notes hold enough
     # cycles for the median to sit on the sample's pitch. Solo violin and cello: within 10 cents. FluidR3's
