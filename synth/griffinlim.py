@@ -12,14 +12,18 @@ This is the higher-quality OFFLINE mode of the istft engine (`reconstruct_offlin
 from __future__ import annotations
 
 import numpy as np
-
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.rtpghi import rtpghi
 from vaesynth.synth.spectral import istft, stft
 
 
-def fgla(magnitudes: np.ndarray, config: SpectralConfig, n_iter: int = 32, init_phase: np.ndarray | None = None,
-         alpha: float = 0.99) -> np.ndarray:
+def fgla(
+    magnitudes: np.ndarray,
+    config: SpectralConfig,
+    n_iter: int = 32,
+    init_phase: np.ndarray | None = None,
+    alpha: float = 0.99,
+) -> np.ndarray:
     """Fast Griffin-Lim phase for STFT magnitudes.
 
     magnitudes: [n_frames, n_bins] linear (stft convention of `synth.spectral`). n_iter: iterations (>= 0).
@@ -47,8 +51,9 @@ def fgla(magnitudes: np.ndarray, config: SpectralConfig, n_iter: int = 32, init_
     return np.angle(c_prev) if n_iter > 0 else phase0
 
 
-def reconstruct_offline(magnitudes: np.ndarray, config: SpectralConfig, n_iter: int = 32,
-                        n_samples: int | None = None) -> np.ndarray:
+def reconstruct_offline(
+    magnitudes: np.ndarray, config: SpectralConfig, n_iter: int = 32, n_samples: int | None = None
+) -> np.ndarray:
     """Signal from STFT magnitudes, best quality: RTPGHI (1 hop look-ahead) then `n_iter` FGLA iterations.
 
     magnitudes: [n_frames, n_bins] linear. Returns float64 [n_samples] (default (n_frames - 1) * hop_length).

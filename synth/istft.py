@@ -40,7 +40,6 @@ import math
 
 import numba
 import numpy as np
-
 from vaesynth.synth.nbfft import IrfftPlan, irfft_kernel
 from vaesynth.synth.oscbank import MAX_PARTIALS, NYQUIST_FADE_START, harmonic_amplitudes
 from vaesynth.synth.protocol import Timbre
@@ -53,7 +52,7 @@ MIN_PARTIAL_BINS = 1.0
 
 
 def default_n_fft(sample_rate: int) -> int:
-    """Power of two nearest to WINDOW_SECONDS at sample_rate (1024 at 22.05 kHz, 2048 at 48 kHz, 4096 at 96)."""
+    """Power of two nearest to WINDOW_SECONDS at sample_rate: 1024 at 22.05 kHz, 2048 at 48, 4096 at 96."""
     return int(2 ** round(math.log2(sample_rate * WINDOW_SECONDS)))
 
 
@@ -106,10 +105,42 @@ def draw_harmonics_kernel(amps, n_partials, f0_hz, sample_rate, n_fft, lam, radi
 
 
 @numba.njit(nogil=True, cache=True)
-def _synth_frame(v, s3, phase_prev, tgrad_prev, fresh, lookahead, hop, n_fft, lam, log_tol, rng, frame_start,
-                 ola, norm, win_out, win_norm, mask,
-                 out_phase, out_tgrad, fgrad, heap_val, heap_idx, todo, spec_re, spec_im, y,
-                 bitrev, tw_re, tw_im, post_re, post_im, z_re, z_im):
+def _synth_frame(
+    v,
+    s3,
+    phase_prev,
+    tgrad_prev,
+    fresh,
+    extrapolate,
+    lookahead,
+    hop,
+    n_fft,
+    lam,
+    log_tol,
+    rng,
+    frame_start,
+    ola,
+    norm,
+    win_out,
+    win_norm,
+    mask,
+    out_phase,
+    out_tgrad,
+    fgrad,
+    heap_val,
+    heap_idx,
+    todo,
+    spec_re,
+    spec_im,
+    y,
+    bitrev,
+    tw_re,
+    tw_im,
+    post_re,
+    post_im,
+    z_re,
+    z_im,
+):
     """Phase (RTPGHI) + irfft + overlap-add of voice v's frame whose rows are in s3[v] (prev, cur, next)."""
     m = s3.shape[2]
     if fresh:
@@ -120,8 +151,32 @@ def _synth_frame(v, s3, phase_prev, tgrad_prev, fresh, lookahead, hop, n_fft, la
         tgrad_kernel(s3[v, 1], n_fft, lam, max(peak + log_tol, -700.0), tgrad_prev[v])
         for b in range(m):
             phase_prev[v, b] = 0.0
-    rtpghi_frame_kernel(s3[v, 0], s3[v, 1], s3[v, 2], lookahead == 1, phase_prev[v], tgrad_prev[v], hop,
-                        n_fft, lam, log_tol, rng[v], out_phase, out_tgrad, fgrad, heap_val, heap_idx, todo)
+    if extrapolate:
+        # Onset frames after the first: the same magnitude as the frame before (one render call, one pitch),
+        # so RTPGHI would integrate every bin in time with d phi/dt unchanged: do just that, without the heap.
+        for b in range(m):
+            out_tgrad[b] = tgrad_prev[v, b]
+            out_phase[b] = phase_prev[v, b] + hop * tgrad_prev[v, b]
+    else:
+        rtpghi_frame_kernel(
+            s3[v, 0],
+            s3[v, 1],
+            s3[v, 2],
+            lookahead == 1,
+            phase_prev[v],
+            tgrad_prev[v],
+            hop,
+            n_fft,
+            lam,
+            log_tol,
+            rng[v],
+            out_phase,
+            out_tgrad,
+            fgrad,
+            heap_val,
+            heap_idx,
+            todo,
+        )
     for b in range(m):
         phase_prev[v, b] = out_phase[b]
         tgrad_prev[v, b] = out_tgrad[b]
@@ -147,11 +202,50 @@ def _synth_frame(v, s3, phase_prev, tgrad_prev, fresh, lookahead, hop, n_fft, la
 
 
 @numba.njit(nogil=True, cache=True)
-def istft_render_kernel(amps, n_partials, f0_hz, gain, active, out, sample_rate, n_fft, hop, lookahead, lam,
-                        log_tol, radius_bins, s3, phase_prev, tgrad_prev, fresh, pos, next_frame, frame_off,
-                        rng, ola, norm, win_out, win_norm, new_log,
-                        out_phase, out_tgrad, fgrad, heap_val, heap_idx, todo, spec_re, spec_im, y,
-                        bitrev, tw_re, tw_im, post_re, post_im, z_re, z_im):
+def istft_render_kernel(
+    amps,
+    n_partials,
+    f0_hz,
+    gain,
+    active,
+    out,
+    sample_rate,
+    n_fft,
+    hop,
+    lookahead,
+    lam,
+    log_tol,
+    radius_bins,
+    s3,
+    phase_prev,
+    tgrad_prev,
+    fresh,
+    pos,
+    next_frame,
+    frame_off,
+    rng,
+    ola,
+    norm,
+    win_out,
+    win_norm,
+    new_log,
+    out_phase,
+    out_tgrad,
+    fgrad,
+    heap_val,
+    heap_idx,
+    todo,
+    spec_re,
+    spec_im,
+    y,
+    bitrev,
+    tw_re,
+    tw_im,
+    post_re,
+    post_im,
+    z_re,
+    z_im,
+):
     """Add one chunk of all active voices into out (see IstftRenderer.render). Real-time safe: yes."""
     chunk = out.shape[0]
     half = n_fft // 2
@@ -161,13 +255,16 @@ def istft_render_kernel(amps, n_partials, f0_hz, gain, active, out, sample_rate,
         if not active[v]:
             continue
         p0 = pos[v]
+        onset = fresh[v]
+        n_done = 0
         # Synthesize every frame whose left edge falls before the end of this chunk.
         while True:
             centre = next_frame[v] * hop - frame_off[v]
             if centre - half >= p0 + chunk:
                 break
-            draw_harmonics_kernel(amps, n_partials, float(f0_hz[v]), sample_rate, n_fft, lam, radius_bins,
-                                  new_log)
+            draw_harmonics_kernel(
+                amps, n_partials, float(f0_hz[v]), sample_rate, n_fft, lam, radius_bins, new_log
+            )
             if fresh[v]:
                 for r in range(3):
                     for b in range(m):
@@ -181,12 +278,46 @@ def istft_render_kernel(amps, n_partials, f0_hz, gain, active, out, sample_rate,
                 for b in range(m):
                     s3[v, 0, b] = s3[v, 1, b]
                     s3[v, 1, b] = new_log[b]
-            _synth_frame(v, s3, phase_prev, tgrad_prev, fresh[v], lookahead, hop, n_fft, lam, log_tol, rng,
-                         centre - half, ola, norm, win_out, win_norm, mask, out_phase, out_tgrad, fgrad,
-                         heap_val, heap_idx, todo, spec_re, spec_im, y, bitrev, tw_re, tw_im, post_re, post_im,
-                         z_re, z_im)
+            extrapolate = onset and n_done > 0
+            _synth_frame(
+                v,
+                s3,
+                phase_prev,
+                tgrad_prev,
+                fresh[v],
+                extrapolate,
+                lookahead,
+                hop,
+                n_fft,
+                lam,
+                log_tol,
+                rng,
+                centre - half,
+                ola,
+                norm,
+                win_out,
+                win_norm,
+                mask,
+                out_phase,
+                out_tgrad,
+                fgrad,
+                heap_val,
+                heap_idx,
+                todo,
+                spec_re,
+                spec_im,
+                y,
+                bitrev,
+                tw_re,
+                tw_im,
+                post_re,
+                post_im,
+                z_re,
+                z_im,
+            )
             fresh[v] = False
             next_frame[v] += 1
+            n_done += 1
         for n in range(chunk):
             i = (p0 + n) & mask
             w = norm[v, i]
@@ -208,9 +339,18 @@ class IstftRenderer:
     latency_samples = lookahead * hop_length.
     """
 
-    def __init__(self, sample_rate: int, max_voices: int, hop_length: int | None = None, n_fft: int | None = None,
-                 lookahead: int = 1, chunk_size: int = 64, timbre_ramp_ms: float = 8.0, tol: float = DEFAULT_TOL,
-                 max_partials: int = MAX_PARTIALS):
+    def __init__(
+        self,
+        sample_rate: int,
+        max_voices: int,
+        hop_length: int | None = None,
+        n_fft: int | None = None,
+        lookahead: int = 1,
+        chunk_size: int = 64,
+        timbre_ramp_ms: float = 8.0,
+        tol: float = DEFAULT_TOL,
+        max_partials: int = MAX_PARTIALS,
+    ):
         if not (8000 <= int(sample_rate) <= 192000):
             raise ValueError(f"sample_rate must be in 8000..192000 Hz, got {sample_rate}")
         if int(max_voices) < 1:
@@ -281,7 +421,7 @@ class IstftRenderer:
         allocation for the amplitudes; a numba loop of a few µs)."""
         amps = harmonic_amplitudes(timbre, self.max_partials)
         self._amp_target[:] = 0.0
-        self._amp_target[:len(amps)] = amps
+        self._amp_target[: len(amps)] = amps
         self._n_partials = max(self._n_partials, len(amps))
         self._target_n_partials = len(amps)
         self._ramp_left = self._ramp_chunks
@@ -315,11 +455,47 @@ class IstftRenderer:
                 cur[:] = tgt
                 self._n_partials = self._target_n_partials
         p = self._plan
-        istft_render_kernel(self._amp_cur, self._n_partials, f0_hz, gain, active, out, float(self.sample_rate),
-                            self.n_fft, self.hop_length, self.lookahead, self.lam, self._log_tol,
-                            self._radius_bins, self._s3, self._phase_prev, self._tgrad_prev, self._fresh,
-                            self._pos, self._next_frame, self._frame_off, self._rng, self._ola, self._norm,
-                            self._win_out, self._win_norm, self._new_log, self._out_phase, self._out_tgrad,
-                            self._fgrad, self._heap_val, self._heap_idx, self._todo, self._spec_re,
-                            self._spec_im, self._y, p.bitrev, p.tw_re, p.tw_im, p.post_re, p.post_im,
-                            p.scratch_re, p.scratch_im)
+        istft_render_kernel(
+            self._amp_cur,
+            self._n_partials,
+            f0_hz,
+            gain,
+            active,
+            out,
+            float(self.sample_rate),
+            self.n_fft,
+            self.hop_length,
+            self.lookahead,
+            self.lam,
+            self._log_tol,
+            self._radius_bins,
+            self._s3,
+            self._phase_prev,
+            self._tgrad_prev,
+            self._fresh,
+            self._pos,
+            self._next_frame,
+            self._frame_off,
+            self._rng,
+            self._ola,
+            self._norm,
+            self._win_out,
+            self._win_norm,
+            self._new_log,
+            self._out_phase,
+            self._out_tgrad,
+            self._fgrad,
+            self._heap_val,
+            self._heap_idx,
+            self._todo,
+            self._spec_re,
+            self._spec_im,
+            self._y,
+            p.bitrev,
+            p.tw_re,
+            p.tw_im,
+            p.post_re,
+            p.post_im,
+            p.scratch_re,
+            p.scratch_im,
+        )

@@ -15,8 +15,9 @@ import numpy as np
 class IrfftPlan:
     """Tables for `irfft_kernel` of one size.
 
-    n_fft: power of two >= 4. Attributes: bitrev int64 [n_fft/2], tw_re/tw_im float64 [n_fft/4] (complex
-    inverse twiddles e^{+2 pi i k / (n_fft/2)}), post_re/post_im float64 [n_fft/2] (e^{+2 pi i k / n_fft}),
+    n_fft: power of two >= 4. Attributes: bitrev int64 [n_fft/2], tw_re/tw_im float64 [n_fft/2 - 1] (inverse
+    twiddles e^{+i pi j / hs} of each stage of half-size hs, stored at [hs - 1 + j]),
+    post_re/post_im float64 [n_fft/2] (e^{+2 pi i k / n_fft}),
     scratch_re/scratch_im float64 [n_fft/2].
     Real-time safe: no (construct in __init__ of a renderer).
     """
@@ -32,9 +33,14 @@ class IrfftPlan:
         for b in range(bits):
             rev |= ((idx >> b) & 1) << (bits - 1 - b)
         self.bitrev = rev
-        k = np.arange(max(half // 2, 1))
-        self.tw_re = np.cos(2 * np.pi * k / half)
-        self.tw_im = np.sin(2 * np.pi * k / half)
+        # Per-stage twiddles laid out contiguously: stage with half-size hs uses [hs - 1, 2 hs - 1).
+        tw = np.zeros(max(half - 1, 1), dtype=np.complex128)
+        hs = 1
+        while hs < half:
+            tw[hs - 1 : 2 * hs - 1] = np.exp(1j * np.pi * np.arange(hs) / hs)
+            hs *= 2
+        self.tw_re = tw.real.copy()
+        self.tw_im = tw.imag.copy()
         k2 = np.arange(half)
         self.post_re = np.cos(2 * np.pi * k2 / n_fft)
         self.post_im = np.sin(2 * np.pi * k2 / n_fft)
@@ -69,15 +75,24 @@ def irfft_kernel(spec_re, spec_im, out, bitrev, tw_re, tw_im, post_re, post_im, 
         j = bitrev[k]
         z_re[j] = e_re - o_im
         z_im[j] = e_im + o_re
-    # Iterative radix-2 inverse FFT (positive exponent), bit-reversed input.
-    size = 2
+    # Iterative radix-2 inverse FFT (positive exponent), bit-reversed input. First stage: twiddle 1.
+    for p in range(0, half - 1, 2):
+        ar = z_re[p]
+        ai = z_im[p]
+        br = z_re[p + 1]
+        bi = z_im[p + 1]
+        z_re[p] = ar + br
+        z_im[p] = ai + bi
+        z_re[p + 1] = ar - br
+        z_im[p + 1] = ai - bi
+    size = 4
     while size <= half:
-        step = half // size
         hs = size // 2
+        off = hs - 1
         for start in range(0, half, size):
             for j in range(hs):
-                wr = tw_re[j * step]
-                wi = tw_im[j * step]
+                wr = tw_re[off + j]
+                wi = tw_im[off + j]
                 p = start + j
                 q = p + hs
                 tr = z_re[q] * wr - z_im[q] * wi

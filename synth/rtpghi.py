@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.spectral import analysis_window
 
@@ -35,7 +34,7 @@ DEFAULT_TOL = 1e-5
 
 
 def gaussian_lambda(window: np.ndarray) -> float:
-    """Time-frequency spread lambda (samples^2) of the gaussian exp(-pi t^2/lambda) that best matches `window`.
+    """Spread lambda (samples^2) of the gaussian exp(-pi t^2 / lambda) that best matches `window`.
 
     Matched on the second moment of the window's energy w^2 (a gaussian g has var(g^2) = lambda/(4 pi)),
     which gives 0.2514 n^2 for a hann window of length n (ltfat uses 0.25645 n^2; both reconstruct alike,
@@ -100,9 +99,9 @@ def _heap_pop(heap_val, heap_idx, size):
 def _rand_phase(rng_state):
     """xorshift64 -> uniform phase in [0, 2 pi). rng_state: uint64 [1], advanced in place."""
     x = rng_state[0]
-    x ^= (x << numba.uint64(13))
-    x ^= (x >> numba.uint64(7))
-    x ^= (x << numba.uint64(17))
+    x ^= x << numba.uint64(13)
+    x ^= x >> numba.uint64(7)
+    x ^= x << numba.uint64(17)
     rng_state[0] = x
     return (x >> numba.uint64(11)) * (2.0 * np.pi / 9007199254740992.0)
 
@@ -128,8 +127,25 @@ def tgrad_kernel(s, n_fft, lam, floor, out_tgrad):
 
 
 @numba.njit(nogil=True, cache=True)
-def rtpghi_frame_kernel(s_prev, s_cur, s_next, has_next, phase_prev, tgrad_prev, hop_length, n_fft, lam,
-                        log_tol, rng_state, out_phase, out_tgrad, fgrad, heap_val, heap_idx, todo):
+def rtpghi_frame_kernel(
+    s_prev,
+    s_cur,
+    s_next,
+    has_next,
+    phase_prev,
+    tgrad_prev,
+    hop_length,
+    n_fft,
+    lam,
+    log_tol,
+    rng_state,
+    out_phase,
+    out_tgrad,
+    fgrad,
+    heap_val,
+    heap_idx,
+    todo,
+):
     """One RTPGHI step: phase of frame t from frame t-1 (time-invariant convention, no pi*k term).
 
     s_prev, s_cur, s_next: float64 [n_bins] natural-log magnitudes of frames t-1, t, t+1 (s_next read only
@@ -208,9 +224,13 @@ def rtpghi_frame_kernel(s_prev, s_cur, s_next, has_next, phase_prev, tgrad_prev,
                 todo[k - 1] = False
                 n_todo -= 1
                 size = _heap_push(heap_val, heap_idx, size, s_cur[k - 1], k - 1 + m)
-    # Keep phases bounded so float64 keeps its precision over hours of streaming.
+    # Keep phases bounded so float64 keeps its precision over hours of streaming (random ones already are).
+    two_pi = 2.0 * np.pi
+    inv = 1.0 / two_pi
     for k in range(m):
-        out_phase[k] = np.mod(out_phase[k], 2.0 * np.pi)
+        if s_cur[k] > floor:
+            x = out_phase[k]
+            out_phase[k] = x - two_pi * np.floor(x * inv)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -230,8 +250,15 @@ class RtpghiState:
     Real-time safe: `push` yes after construction (all buffers preallocated).
     """
 
-    def __init__(self, n_fft: int, hop_length: int, lam: float | None = None, lookahead: int = 1,
-                 tol: float = DEFAULT_TOL, seed: int = 1):
+    def __init__(
+        self,
+        n_fft: int,
+        hop_length: int,
+        lam: float | None = None,
+        lookahead: int = 1,
+        tol: float = DEFAULT_TOL,
+        seed: int = 1,
+    ):
         if lookahead not in (0, 1):
             raise ValueError(f"lookahead must be 0 or 1 hops, got {lookahead}")
         if not (0 < tol < 1):
@@ -240,7 +267,9 @@ class RtpghiState:
         self.hop_length = int(hop_length)
         self.n_bins = self.n_fft // 2 + 1
         if lam is None:
-            lam = gaussian_lambda(analysis_window(SpectralConfig(n_fft=self.n_fft, hop_length=self.hop_length)))
+            lam = gaussian_lambda(
+                analysis_window(SpectralConfig(n_fft=self.n_fft, hop_length=self.hop_length))
+            )
         self.lam = float(lam)
         self.lookahead = int(lookahead)
         self.log_tol = float(np.log(tol))
@@ -266,9 +295,25 @@ class RtpghiState:
         self.n_pushed = 0
 
     def _step(self, has_next: bool) -> None:
-        rtpghi_frame_kernel(self.s[0], self.s[1], self.s[2], has_next, self.phase_prev, self.tgrad_prev,
-                            self.hop_length, self.n_fft, self.lam, self.log_tol, self.rng_state,
-                            self.out_phase, self.out_tgrad, self.fgrad, self.heap_val, self.heap_idx, self.todo)
+        rtpghi_frame_kernel(
+            self.s[0],
+            self.s[1],
+            self.s[2],
+            has_next,
+            self.phase_prev,
+            self.tgrad_prev,
+            self.hop_length,
+            self.n_fft,
+            self.lam,
+            self.log_tol,
+            self.rng_state,
+            self.out_phase,
+            self.out_tgrad,
+            self.fgrad,
+            self.heap_val,
+            self.heap_idx,
+            self.todo,
+        )
         self.phase_prev[:] = self.out_phase
         self.tgrad_prev[:] = self.out_tgrad
 
@@ -295,7 +340,7 @@ class RtpghiState:
         return True
 
     def flush(self, out_phase: np.ndarray) -> bool:
-        """Phase of the last pushed frame when no next frame will come (backward ds/dt). False if none pending."""
+        """Phase of the last pushed frame when no next one will come (backward ds/dt); False if none."""
         if self.lookahead == 0 or self.n_pushed == 0:
             return False
         s = self.s
@@ -307,8 +352,14 @@ class RtpghiState:
         return True
 
 
-def rtpghi(magnitudes: np.ndarray, config: SpectralConfig, lookahead: int = 1, tol: float = DEFAULT_TOL,
-           lam: float | None = None, seed: int = 1) -> np.ndarray:
+def rtpghi(
+    magnitudes: np.ndarray,
+    config: SpectralConfig,
+    lookahead: int = 1,
+    tol: float = DEFAULT_TOL,
+    lam: float | None = None,
+    seed: int = 1,
+) -> np.ndarray:
     """Phase for a sequence of STFT magnitude frames, frame by frame as the real-time version runs.
 
     magnitudes: [n_frames, n_bins] linear magnitudes (as `synth.spectral.magnitude` gives for `config`).

@@ -6,7 +6,6 @@ import tracemalloc
 
 import numpy as np
 import pytest
-
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.istft import IstftRenderer, default_n_fft
 from vaesynth.synth.nbfft import IrfftPlan, irfft_kernel
@@ -33,8 +32,9 @@ def midi_to_hz(note: float) -> float:
     return 440.0 * 2 ** ((note - 69) / 12)
 
 
-def render_note(r: IstftRenderer, f0_hz: float, seconds: float, gain: float = 0.5, voice: int = 0,
-                change=None) -> np.ndarray:
+def render_note(
+    r: IstftRenderer, f0_hz: float, seconds: float, gain: float = 0.5, voice: int = 0, change=None
+) -> np.ndarray:
     """One voice held at f0_hz with a constant gain; change(r, chunk_index) may alter things mid-note."""
     c = r.chunk_size
     f0 = np.zeros(r.max_voices, np.float32)
@@ -49,7 +49,7 @@ def render_note(r: IstftRenderer, f0_hz: float, seconds: float, gain: float = 0.
     for i in range(n_chunks):
         if change is not None:
             change(r, i)
-        r.render(f0, g, active, y[i * c:(i + 1) * c])
+        r.render(f0, g, active, y[i * c : (i + 1) * c])
     return y
 
 
@@ -63,7 +63,7 @@ def peak_hz_and_amplitude(x: np.ndarray, sample_rate: int, expected_hz: float) -
     hz = np.fft.rfftfreq(n_fft, 1 / sample_rate)
     band = np.flatnonzero((hz > expected_hz * 2 ** (-1 / 12)) & (hz < expected_hz * 2 ** (1 / 12)))
     i = band[np.argmax(spec[band])]
-    a, b, c = np.log(spec[i - 1:i + 2])
+    a, b, c = np.log(spec[i - 1 : i + 2])
     p = 0.5 * (a - c) / (a - 2 * b + c)
     return float((i + p) * sample_rate / n_fft), float(np.exp(b - 0.25 * (a - c) * p) * 2 / w.sum())
 
@@ -74,8 +74,18 @@ def test_irfft_kernel_matches_numpy(n_fft):
     spec = rng.normal(size=n_fft // 2 + 1) + 1j * rng.normal(size=n_fft // 2 + 1)
     p = IrfftPlan(n_fft)
     out = np.zeros(n_fft)
-    irfft_kernel(spec.real.copy(), spec.imag.copy(), out, p.bitrev, p.tw_re, p.tw_im, p.post_re, p.post_im,
-                 p.scratch_re, p.scratch_im)
+    irfft_kernel(
+        spec.real.copy(),
+        spec.imag.copy(),
+        out,
+        p.bitrev,
+        p.tw_re,
+        p.tw_im,
+        p.post_re,
+        p.post_im,
+        p.scratch_re,
+        p.scratch_im,
+    )
     np.testing.assert_allclose(out, np.fft.irfft(spec, n_fft), rtol=0, atol=1e-12)
 
 
@@ -107,7 +117,7 @@ def test_istft_renderer_level_and_pitch_match_timbre_partials(sample_rate):
     amps = np.array([0.2, 0.0, 0.1, 0.05])
     r.set_timbre(harmonic_timbre(amps))
     f0, gain = midi_to_hz(57), 0.7
-    y = render_note(r, f0, 0.5, gain=gain).astype(np.float64)[sample_rate // 10:]
+    y = render_note(r, f0, 0.5, gain=gain).astype(np.float64)[sample_rate // 10 :]
     for k in (1, 3, 4):
         hz, amp = peak_hz_and_amplitude(y, sample_rate, k * f0)
         assert abs(1200 * np.log2(hz / (k * f0))) < 5.0
@@ -115,12 +125,12 @@ def test_istft_renderer_level_and_pitch_match_timbre_partials(sample_rate):
 
 
 def test_istft_renderer_note_starts_at_full_level(renderer_48k):
-    """Normalising by the windows actually summed: the first hop after the onset is as loud as steady state."""
+    """Normalising by the windows actually summed: the first hop after onset is as loud as steady state."""
     f0 = midi_to_hz(60)
     y = render_note(renderer_48k, f0, 0.3).astype(np.float64)
     period = int(round(48000 / f0 * 4))
     first = np.sqrt(np.mean(y[:period] ** 2))
-    steady = np.sqrt(np.mean(y[9600:9600 + period] ** 2))
+    steady = np.sqrt(np.mean(y[9600 : 9600 + period] ** 2))
     assert 20 * np.log10(first / steady) == pytest.approx(0.0, abs=1.0)
 
 
@@ -139,8 +149,8 @@ def test_istft_renderer_timbre_change_is_click_free():
     f0 = midi_to_hz(55)
     y = render_note(r, f0, 0.5, change=change).astype(np.float64)
     at = at_chunk * 64
-    steady = y[at - 4800:at]
-    after = np.abs(np.diff(y[at - 1:at + 4800])).max()
+    steady = y[at - 4800 : at]
+    after = np.abs(np.diff(y[at - 1 : at + 4800])).max()
     # DESIGN.md click metric: jump after the change relative to the steady-state maximum jump.
     assert after / np.abs(np.diff(steady)).max() < 1.2
     r.set_timbre(bright)
@@ -204,6 +214,10 @@ def test_istft_renderer_inactive_voices_add_nothing(renderer_48k):
     r = renderer_48k
     c = r.chunk_size
     out = np.full(c, 0.25, np.float32)
-    r.render(np.full(r.max_voices, 440, np.float32), np.ones((r.max_voices, c), np.float32),
-             np.zeros(r.max_voices, bool), out)
+    r.render(
+        np.full(r.max_voices, 440, np.float32),
+        np.ones((r.max_voices, c), np.float32),
+        np.zeros(r.max_voices, bool),
+        out,
+    )
     assert np.all(out == np.float32(0.25))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.griffinlim import fgla, reconstruct_offline
 from vaesynth.synth.rtpghi import (
@@ -94,8 +93,25 @@ def test_rtpghi_streaming_matches_batch(mags):
     for t in range(n_frames):
         prev = s[t - 1] if t > 0 else floor_row
         has_next = t + 1 < n_frames
-        rtpghi_frame_kernel(prev, s[t], s[t + 1], has_next, phase_prev, tgrad_prev, CONFIG.hop_length,
-                            CONFIG.n_fft, lam, log_tol, rng, out_phase, out_tgrad, fgrad, heap_val, heap_idx, todo)
+        rtpghi_frame_kernel(
+            prev,
+            s[t],
+            s[t + 1],
+            has_next,
+            phase_prev,
+            tgrad_prev,
+            CONFIG.hop_length,
+            CONFIG.n_fft,
+            lam,
+            log_tol,
+            rng,
+            out_phase,
+            out_tgrad,
+            fgrad,
+            heap_val,
+            heap_idx,
+            todo,
+        )
         phase_prev[:] = out_phase
         tgrad_prev[:] = out_tgrad
         stream[t] = out_phase + np.pi * np.arange(m)
@@ -103,7 +119,7 @@ def test_rtpghi_streaming_matches_batch(mags):
 
 
 def test_rtpghi_phase_advance_matches_sinusoid_frequency():
-    """For a stationary sinusoid the peak bin's phase advances by 2 pi f hop / sr per frame (stft convention)."""
+    """A stationary sinusoid's peak-bin phase advances by 2 pi f hop / sr per frame (stft convention)."""
     f_hz = 1234.5
     x = np.sin(2 * np.pi * f_hz * np.arange(SR) / SR)
     mags = magnitude(x, CONFIG).astype(np.float64)
@@ -125,7 +141,7 @@ def test_gaussian_lambda_matches_gaussian_window():
     t = np.arange(n) - n / 2
     assert gaussian_lambda(np.exp(-np.pi * t * t / lam0)) == pytest.approx(lam0, rel=1e-3)
     # hann: within 3 % of ltfat's 0.25645 n^2.
-    assert gaussian_lambda(analysis_window(CONFIG)) / CONFIG.n_fft ** 2 == pytest.approx(0.25645, rel=0.03)
+    assert gaussian_lambda(analysis_window(CONFIG)) / CONFIG.n_fft**2 == pytest.approx(0.25645, rel=0.03)
 
 
 def test_rtpghi_silence_and_tiny_magnitudes_stay_finite():
