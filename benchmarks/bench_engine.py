@@ -60,10 +60,9 @@ def dsp_load(engine_name, n_voices, sample_rate, blocksize, chunk, n_blocks):
     return np.median(times) / 1e3, np.percentile(times, 99) / 1e3, np.median(times) / block_ns
 
 
-def latency(sample_rate, blocksize, n_events=40, engine_name="oscbank"):
+def latency(sample_rate, blocksize, n_events=40, engine_name="oscbank", margin_ms=None):
     """Event -> first affected output sample, in ms, with the render thread and a real-time device clock."""
-    e = Engine(sample_rate, blocksize=blocksize, engine=engine_name, timbre=TIMBRE,
-               envelope=None)
+    e = Engine(sample_rate, blocksize=blocksize, engine=engine_name, timbre=TIMBRE, render_margin_ms=margin_ms)
     block_s = blocksize / sample_rate
     n_blocks = int(n_events * 0.25 / block_s) + 10
     out = np.zeros((n_blocks * blocksize, 1), np.float32)
@@ -160,9 +159,12 @@ def main(argv=None):
         print(f"\nEvent -> first affected output sample (render thread + real-time device clock, {bs}-sample "
               f"blocks = {block_ms:.2f} ms)")
         for name in engines_available(sr, 16, ch):
-            lat, xruns, lead = latency(sr, bs, engine_name=name)
-            print(f"{name:8} lead {lead} samples; latency median {np.median(lat):.2f} ms, p90 "
-                  f"{np.percentile(lat, 90):.2f} ms, max {lat.max():.2f} ms over {len(lat)} events; xruns {xruns}")
+            for margin in (None, 1.0):
+                lat, xruns, lead = latency(sr, bs, engine_name=name, margin_ms=margin)
+                mode = "eager" if margin is None else f"just in time, margin {margin} ms"
+                print(f"{name:8} lead {lead} samples, {mode}: latency median {np.median(lat):.2f} ms, p90 "
+                      f"{np.percentile(lat, 90):.2f} ms, max {lat.max():.2f} ms over {len(lat)} events; "
+                      f"xruns {xruns} of {int(40 * 0.25 * sr / bs) + 10} blocks")
 
     print("\nOffline render speed (Engine.process, oscbank)")
     for v in (1, 4, 16):

@@ -83,14 +83,18 @@ class Engine:
     for `voice_slots(polyphony)` voices and `chunk_size`; default: oscbank (+ istft when available).
     envelope: EnvelopeSettings. bend_range_semitones: what a full MIDI pitch wheel means (used by callers).
     gain_db: output gain. crossfade_ms: engine-switch crossfade. timbre: initial timbre (None: silent until
-    `set_timbre`).
+    `set_timbre`). lead_samples: ring-buffer fill the render thread keeps (default: one device block rounded
+    up to whole chunks). render_margin_ms: None renders eagerly (the ring is topped up as soon as a callback
+    drains it); a number renders just in time, that long before the next callback is due, so events that
+    arrive meanwhile still make the next block (lower latency, less safety margin against preemption).
     """
 
     def __init__(self, sample_rate: int = 48000, *, polyphony: int = 16, chunk_size: int = 64,
                  blocksize: int = 128, engine: str = "oscbank",
                  renderers: Mapping[str, VoiceRenderer] | None = None,
                  envelope: EnvelopeSettings | None = None, bend_range_semitones: float = 2.0,
-                 gain_db: float = 0.0, crossfade_ms: float = 10.0, timbre: Timbre | None = None):
+                 gain_db: float = 0.0, crossfade_ms: float = 10.0, timbre: Timbre | None = None,
+                 lead_samples: int | None = None, render_margin_ms: float | None = None):
         if not (MIN_SAMPLE_RATE <= int(sample_rate) <= MAX_SAMPLE_RATE):
             raise ValueError(f"sample_rate must be in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz, got {sample_rate}")
         if not (1 <= int(blocksize) <= MAX_BLOCKSIZE):
@@ -136,8 +140,13 @@ class Engine:
         self._carry = np.zeros(chunk, np.float32)
         self._carry_n = 0
         # Lead: one device block, rounded up to whole chunks (the render thread writes whole chunks).
-        self.lead_samples = int(math.ceil(self.blocksize / chunk)) * chunk
+        min_lead = int(math.ceil(self.blocksize / chunk)) * chunk
+        self.lead_samples = max(min_lead, int(math.ceil((lead_samples or 0) / chunk)) * chunk)
         self.ring = RingBuffer(self.lead_samples + chunk)
+        if render_margin_ms is not None and not (0 < render_margin_ms < 1000):
+            raise ValueError(f"render_margin_ms must be in (0, 1000), got {render_margin_ms}")
+        self.render_margin_s = None if render_margin_ms is None else render_margin_ms * 1e-3
+        self._callback_time = np.zeros(1, np.float64)  # perf_counter() of the last callback
         self._inbox: deque = deque()
         self._heap: list = []
         self._seq = 0
@@ -270,6 +279,7 @@ class Engine:
         Real-time safe: yes — no allocation, no locks, no I/O, no logging, no torch."""
         if status:
             self._counters[2] += 1
+        self._callback_time[0] = time.perf_counter()
         if self.ring.read_into(outdata, frames) < frames:
             self._counters[0] += 1
         self._counters[1] += 1
@@ -318,7 +328,15 @@ class Engine:
     def _render_loop(self) -> None:
         # Poll at a quarter chunk: a callback drains a block, the loop tops the lead up within ~0.3 ms.
         nap_s = max(1e-4, 0.25 * self.chunk_size / self.sample_rate)
+        block_s = self.blocksize / self.sample_rate
+        margin_s = self.render_margin_s
         while self._running:
+            if margin_s is not None and self._counters[1] > 0 and self.ring.available() < self.lead_samples:
+                # Just in time: wait until `margin` before the next callback is due, then top up.
+                wait_s = self._callback_time[0] + block_s - margin_s - time.perf_counter()
+                if wait_s > 0:
+                    time.sleep(min(wait_s, nap_s))
+                    continue
             if self.pump() == 0:
                 time.sleep(nap_s)
 

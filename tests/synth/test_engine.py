@@ -56,14 +56,16 @@ def schedule_scene(e: Engine) -> None:
     e.note_on(48, 110, at_sample=19500)
 
 
-@pytest.mark.parametrize("blocksize", [1, 64, 65, 128, 8192, 8193])
-def test_streaming_callback_matches_offline_process(blocksize):
+@pytest.mark.parametrize("blocksize, margin_ms", [(1, None), (64, None), (65, None), (128, None),
+                                                   (8192, None), (8193, None), (128, 1.0), (65, 0.5)])
+def test_streaming_callback_matches_offline_process(blocksize, margin_ms):
+    """Render thread (eager, or just in time with margin_ms) + callback == Engine.process, sample for sample."""
     n_total = max(3 * blocksize, 24000)
     offline = two_oscbank_engine(blocksize)
     schedule_scene(offline)
     ref = offline.process(n_total)
 
-    live = two_oscbank_engine(blocksize)
+    live = two_oscbank_engine(blocksize, render_margin_ms=margin_ms)
     schedule_scene(live)
     got = np.zeros((n_total + blocksize, 2), np.float32)
     live.start()
