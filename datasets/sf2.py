@@ -15,7 +15,9 @@ group, so held-out splits hold out whole notes.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import warnings
 from ctypes import c_int, c_void_p
 from pathlib import Path
@@ -81,7 +83,61 @@ def resolve_sf2_path(path: str | os.PathLike | None) -> Path:
         head = f.read(12)
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
         raise UserError(f"{str(p)!r} is not a SoundFont 2 file (no RIFF sfbk header)")
+    # Checked here because FluidSynth, failing on a cut file, hands it to its DLS loader, which prints
+    # glib criticals to stderr that no log hook catches.
+    riff_bytes = int.from_bytes(head[4:8], "little") + 8
+    if p.stat().st_size < riff_bytes:
+        raise UserError(f"{str(p)!r} is truncated ({p.stat().st_size} of {riff_bytes} bytes)")
     return p
+
+
+_LOG_MESSAGES: list[str] = []
+_LOG_HOOKS: list = []  # keeps the ctypes callbacks alive
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Point file descriptor 2 at /dev/null for the duration: a corrupt SoundFont makes libfluidsynth try
+    its DLS loader (libinstpatch), which prints glib criticals straight to fd 2, past any Python hook."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _route_fluidsynth_log() -> None:
+    """Send libfluidsynth's log to `_LOG_MESSAGES` instead of stderr (once per process), so that user
+    errors stay one line; the last messages are quoted when loading fails."""
+    if _LOG_HOOKS:
+        return
+    import ctypes
+
+    import fluidsynth
+
+    callback_type = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+    set_log = fluidsynth.cfunc(
+        "fluid_set_log_function",
+        ctypes.c_void_p,
+        ("level", ctypes.c_int, 1),
+        ("fun", callback_type, 1),
+        ("data", ctypes.c_void_p, 1),
+    )
+    if set_log is None:
+        return
+
+    def hook(level, message, data):
+        _LOG_MESSAGES.append((message or b"").decode(errors="replace"))
+        del _LOG_MESSAGES[:-20]
+
+    cb = callback_type(hook)
+    _LOG_HOOKS.append(cb)
+    for level in range(5):  # FLUID_PANIC, ERR, WARN, INFO, DBG
+        set_log(level, cb, None)
 
 
 class NoteRenderer:
@@ -101,6 +157,8 @@ class NoteRenderer:
             )
         self.path = resolve_sf2_path(path)
         self.sample_rate = int(sample_rate)
+        _route_fluidsynth_log()
+        _LOG_MESSAGES.clear()
         settings = {
             "synth.reverb.active": 0,
             "synth.chorus.active": 0,
@@ -109,10 +167,12 @@ class NoteRenderer:
             "synth.cpu-cores": 1,
         }
         self.synth = fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=self.sample_rate, channels=16, **settings)
-        self.sfid = self.synth.sfload(str(self.path))
+        with _native_stderr_silenced():
+            self.sfid = self.synth.sfload(str(self.path))
         if self.sfid < 0:
             self.close()
-            raise UserError(f"FluidSynth could not load {str(self.path)!r} (corrupt SoundFont?)")
+            why = _LOG_MESSAGES[0] if _LOG_MESSAGES else "corrupt SoundFont?"
+            raise UserError(f"FluidSynth could not load {str(self.path)!r} ({' '.join(why.split())})")
         self._write_float = fluidsynth.cfunc(
             "fluid_synth_write_float",
             c_int,

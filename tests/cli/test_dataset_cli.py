@@ -150,3 +150,28 @@ def test_dataset_cli_user_errors_are_one_line(argv, message, tmp_path, capsys):
     assert code != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("vaesynth dataset: error:") and message in err[0], err
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            b"RIFF"
+            + (992).to_bytes(4, "little")
+            + b"sfbk"
+            + b"LIST"
+            + (5000).to_bytes(4, "little")
+            + bytes(980),
+            "could not load",
+        ),
+        (b"RIFF" + (10**6).to_bytes(4, "little") + b"sfbk" + bytes(100), "truncated"),
+    ],
+)
+def test_dataset_cli_corrupt_soundfont_is_one_line_even_from_native_code(content, message, tmp_path):
+    # libfluidsynth logs to stderr, its DLS fallback prints glib criticals: none of it may reach the user.
+    bad = tmp_path / "bad.sf2"
+    bad.write_bytes(content)
+    r = run_cli(f"sf2:{bad}", "--out", str(tmp_path / "x.npz"), "--no-cache")
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
