@@ -175,3 +175,16 @@ def test_dataset_cli_corrupt_soundfont_is_one_line_even_from_native_code(content
     assert r.returncode != 0
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_dataset_cli_refuses_to_relabel_a_prepared_npz(tmp_path, capsys):
+    folder = tone_folder(tmp_path / "sounds")
+    first = tmp_path / "a.npz"
+    assert cli.main(["dataset", str(folder), "--out", str(first), "--no-cache", "--quiet"]) == 0
+    copy = tmp_path / "b.npz"
+    assert cli.main(["dataset", str(first), "--out", str(copy), "--quiet"]) == 0
+    np.testing.assert_array_equal(Dataset.load_npz(copy).magnitudes, Dataset.load_npz(first).magnitudes)
+    capsys.readouterr()
+    assert cli.main(["dataset", str(first), "--out", str(copy), "--n-fft", "1024", "--quiet"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "n_fft 2048, not 1024" in err[0]

@@ -104,6 +104,15 @@ def run(args) -> int:
         finally:
             _print_warnings(caught)
     seconds = time.perf_counter() - t0
+    if config is not None:
+        # A prepared .npz keeps the settings it was made with: say so rather than write something else.
+        for name in ("sample_rate", "n_fft", "hop_length"):
+            asked = getattr(args, name)
+            if asked is not None and asked != getattr(ds.config, name):
+                raise UserError(
+                    f"{args.spec} has {name} {getattr(ds.config, name)}, not {asked}: "
+                    "prepare it again from its audio"
+                )
     try:
         ds.save_npz(out)
     except OSError as e:
