@@ -13,11 +13,19 @@ spectrum. Frames whose d' never dips below the threshold are unvoiced (NaN).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 
 # Below this mean-square level (-100 dBFS) a frame is treated as silence: d'(tau) is 0/0 there.
 _SILENCE_POWER = 1e-10
+# A later minimum replaces the first one below threshold if its d' is below this fraction of it.
+_DEEPER_RATIO = 0.5
+_DEEPER_MARGIN = 0.02
+_SEARCH_SPAN = 2.2
+# Octave pass: deepest d' accepted at the lag the neighbouring frames imply.
+_OCTAVE_MAX_DEPTH = 0.35
 # Frames processed per vectorised chunk: bounds memory at ~chunk * fft_size * 16 bytes.
 _CHUNK_FRAMES = 256
 
@@ -53,54 +61,128 @@ def _centred_frames(x: np.ndarray, hop_length: int, frame_length: int) -> np.nda
     return np.lib.stride_tricks.sliding_window_view(xp, frame_length)[::hop_length][:n_frames]
 
 
+class _Analysis:
+    """Difference-function quantities of a chunk of frames [n, L] (all float64).
+
+    cross: spectrum of r(tau) [n, n_fft//2+1]; energy: e(tau) [n, tau_max+2]; depth: d' at each dip's
+    parabolic vertex for lags tau_min..tau_max [n, span] (d' itself off-dip); is_min: local minima of d';
+    power: mean square of the integration window [n].
+    """
+
+    def __init__(self, frames: np.ndarray, tau_min: int, tau_max: int, win: int, n_fft: int):
+        n = frames.shape[0]
+        spec_b = rfft(frames, n=n_fft, axis=-1)
+        spec_a = rfft(frames[:, :win], n=n_fft, axis=-1)
+        self.cross = spec_b * np.conj(spec_a)  # r(tau) = sum_j a[j] b[j + tau]
+        r = irfft(self.cross, n=n_fft, axis=-1)[:, :tau_max + 2]
+        sq = np.concatenate([np.zeros((n, 1)), np.cumsum(frames * frames, axis=-1)], axis=-1)
+        taus = np.arange(tau_max + 2)
+        self.energy = sq[:, taus + win] - sq[:, taus]  # e(tau) = sum_{j=tau}^{tau+win-1} b[j]^2
+        d = np.maximum(self.energy[:, :1] + self.energy - 2.0 * r, 0.0)
+        # Cumulative mean normalised difference d'(tau) = d(tau) * tau / sum_{k=1..tau} d(k), d'(0) = 1.
+        csum = np.cumsum(d[:, 1:], axis=-1)
+        cmnd = np.ones_like(d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cmnd[:, 1:] = d[:, 1:] * taus[1:] / csum
+        cmnd[~np.isfinite(cmnd)] = 1.0
+        lo, hi = tau_min, tau_max  # candidate lags, inclusive; both neighbours of each exist in cmnd
+        c, left, right = cmnd[:, lo:hi + 1], cmnd[:, lo - 1:hi], cmnd[:, lo + 1:hi + 2]
+        self.is_min = (c <= left) & (c < right)
+        # Depth of each dip at its parabolic vertex: integer-lag values are biased for short periods (a
+        # 1.5 kHz period of 29.4 samples can read d'(29) several times d'(59) from where samples fall).
+        curv = left - 2.0 * c + right
+        with np.errstate(divide="ignore", invalid="ignore"):
+            depth = np.where(self.is_min & (curv > 0), c - (left - right) ** 2 / (8.0 * curv), c)
+        self.depth = np.maximum(depth, 0.0)
+        self.d = d
+        self.tau_min = tau_min
+        self.n_fft = n_fft
+        self.power = sq[:, win] / win
+
+    def lag(self, rows: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """Fractional lag [len(rows)] of the dips at integer lags k: parabola on d, then Newton steps."""
+        d = self.d
+        y0, y1, y2 = d[rows, k - 1], d[rows, k], d[rows, k + 1]
+        den = y0 - 2.0 * y1 + y2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shift = np.clip(np.where(den > 0, 0.5 * (y0 - y2) / den, 0.0), -1.0, 1.0)
+        tau = k + shift
+        refined = _refine_lag(self.cross[rows], tau.copy(), self.energy[rows], self.n_fft)
+        # A Newton step that wandered off the integer minimum's basin keeps the parabolic estimate.
+        return np.where(np.abs(refined - k) <= 1.0, refined, tau)
+
+
 def _yin_chunk(frames: np.ndarray, sample_rate: int, tau_min: int, tau_max: int, win: int,
                n_fft: int, threshold: float):
     """YIN on a chunk of frames [n, L]: returns (f0_hz [n], confidence [n]) float64."""
+    an = _Analysis(frames, tau_min, tau_max, win, n_fft)
     n = frames.shape[0]
-    a = frames[:, :win]
-    spec_b = rfft(frames, n=n_fft, axis=-1)
-    spec_a = rfft(a, n=n_fft, axis=-1)
-    cross = spec_b * np.conj(spec_a)  # r(tau) = sum_j a[j] b[j + tau]
-    r = irfft(cross, n=n_fft, axis=-1)[:, :tau_max + 2]
-    sq = np.concatenate([np.zeros((n, 1)), np.cumsum(frames * frames, axis=-1)], axis=-1)
-    taus = np.arange(tau_max + 2)
-    energy = sq[:, taus + win] - sq[:, taus]  # e(tau) = sum_{j=tau}^{tau+win-1} b[j]^2
-    d = np.maximum(energy[:, :1] + energy - 2.0 * r, 0.0)
-    # Cumulative mean normalised difference d'(tau) = d(tau) * tau / sum_{k=1..tau} d(k), d'(0) = 1.
-    csum = np.cumsum(d[:, 1:], axis=-1)
-    cmnd = np.ones_like(d)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cmnd[:, 1:] = d[:, 1:] * taus[1:] / csum
-    cmnd[~np.isfinite(cmnd)] = 1.0
-
-    lo, hi = tau_min, tau_max  # candidate lags, inclusive; both neighbours of each exist in cmnd
-    c = cmnd[:, lo:hi + 1]
-    left = cmnd[:, lo - 1:hi]
-    right = cmnd[:, lo + 1:hi + 2]
-    is_min = (c <= left) & (c < right)
-    below = is_min & (c < threshold)
+    depth, is_min = an.depth, an.is_min
+    below = is_min & (depth < threshold)
     has = below.any(axis=-1)
     first = np.argmax(below, axis=-1)
     rows = np.arange(n)
-    k = lo + first
-    conf = np.clip(1.0 - cmnd[rows, k], 0.0, 1.0)
-
-    # Parabolic interpolation on d around the integer minimum: the start for Newton refinement.
-    y0, y1, y2 = d[rows, k - 1], d[rows, k], d[rows, k + 1]
-    den = y0 - 2.0 * y1 + y2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shift = np.where(den > 0, 0.5 * (y0 - y2) / den, 0.0)
-    tau = k + np.clip(shift, -1.0, 1.0)
-    power = sq[:, win] / win
-    voiced = has & (power > _SILENCE_POWER)
+    # Best local estimate. The first dip below threshold can sit short of the period: at T/2 when the
+    # 2nd harmonic dominates (strings, organ), or ~1 semitone short for detuned unison piano strings. A
+    # dip up to 2.2x later that is much deeper (under half, and 0.02 lower) is taken instead; a signal
+    # truly periodic at the first lag has equally deep dips at its multiples, so it keeps the first.
+    span = np.arange(depth.shape[1])
+    window = is_min & (span >= first[:, None]) & (span < _SEARCH_SPAN * (first[:, None] + tau_min) - tau_min)
+    deepest = np.argmin(np.where(window, depth, np.inf), axis=-1)
+    c_first, c_deep = depth[rows, first], depth[rows, deepest]
+    better = (c_deep < _DEEPER_RATIO * c_first) & (c_first - c_deep > _DEEPER_MARGIN)
+    j = np.where(better, deepest, first)
+    conf = np.clip(1.0 - depth[rows, j], 0.0, 1.0)
+    voiced = has & (an.power > _SILENCE_POWER)
+    f0 = np.full(n, np.nan)
     if voiced.any():
         v = np.flatnonzero(voiced)
-        refined = _refine_lag(cross[v], tau[v], energy[v], n_fft)
-        # A Newton step that wandered off the integer minimum's basin keeps the parabolic estimate.
-        tau[v] = np.where(np.abs(refined - k[v]) <= 1.0, refined, tau[v])
-    f0 = np.where(voiced, sample_rate / tau, np.nan)
-    conf = np.where(power > _SILENCE_POWER, conf, 0.0)
+        f0[v] = sample_rate / an.lag(v, tau_min + j[v])
+    conf = np.where(an.power > _SILENCE_POWER, conf, 0.0)
     return f0, conf
+
+
+def _octave_pass(f0: np.ndarray, conf: np.ndarray, frames: np.ndarray, sample_rate: int, tau_min: int,
+                 tau_max: int, win: int, n_fft: int, half_window: int) -> None:
+    """Fix isolated octave errors in place (a light stand-in for pYIN's HMM).
+
+    A voiced frame one octave (+-0.1) away from the median log-f0 of the voiced frames within
+    +-half_window frames is re-read at the dip nearest the median's lag (within +-8%), if that dip's
+    d' < _OCTAVE_MAX_DEPTH. Octave-up errors (first dip at T/2) always have a deep dip at T; octave-down
+    errors (plain YIN in some attacks, where d'(T) only just misses the threshold) need one below 0.35.
+    """
+    logf = np.log2(f0)
+    pad = np.pad(logf, half_window, constant_values=np.nan)
+    neigh = np.lib.stride_tricks.sliding_window_view(pad, 2 * half_window + 1)
+    count = np.sum(~np.isnan(neigh), axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods (silence) give NaN
+        med = np.nanmedian(neigh, axis=-1)
+    dev = logf - med
+    flag = (~np.isnan(logf)) & (count >= 3) & (np.abs(np.abs(dev) - 1.0) < 0.1)
+    idx = np.flatnonzero(flag)
+    if len(idx) == 0:
+        return
+    for s in range(0, len(idx), _CHUNK_FRAMES):
+        _octave_fix(f0, conf, frames, idx[s:s + _CHUNK_FRAMES], med, sample_rate, tau_min, tau_max, win,
+                    n_fft)
+
+
+def _octave_fix(f0, conf, frames, idx, med, sample_rate, tau_min, tau_max, win, n_fft) -> None:
+    """Re-read frames idx at the dip nearest the lag of their neighbourhood's median log2-f0 `med`."""
+    an = _Analysis(np.ascontiguousarray(frames[idx]), tau_min, tau_max, win, n_fft)
+    expected = sample_rate / 2.0 ** med[idx] - tau_min  # in depth-column units
+    span = np.arange(an.depth.shape[1])
+    near = an.is_min & (np.abs(span - expected[:, None]) <= 0.08 * (expected[:, None] + tau_min))
+    cand = np.where(near, an.depth, np.inf)
+    j = np.argmin(cand, axis=-1)
+    rows = np.arange(len(idx))
+    ok = cand[rows, j] < _OCTAVE_MAX_DEPTH
+    if not ok.any():
+        return
+    rows, j = rows[ok], j[ok]
+    f0[idx[ok]] = sample_rate / an.lag(rows, tau_min + j)
+    conf[idx[ok]] = np.clip(1.0 - an.depth[rows, j], 0.0, 1.0)
 
 
 def _refine_lag(cross: np.ndarray, tau: np.ndarray, energy: np.ndarray, n_fft: int,
@@ -141,13 +223,16 @@ def _refine_lag(cross: np.ndarray, tau: np.ndarray, energy: np.ndarray, n_fft: i
 
 def estimate_f0(x: np.ndarray, sample_rate: int, hop_length: int, fmin_hz: float = 40.0,
                 fmax_hz: float = 2000.0, frame_length: int | None = None,
-                threshold: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+                threshold: float = 0.15, octave_window_s: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """YIN fundamental frequency per centred frame.
 
     x: mono signal [n_samples], float. sample_rate: Hz. hop_length: samples between frames (frame t centred
     on sample t * hop_length). fmin_hz/fmax_hz: search range in Hz. frame_length: analysis frame in samples
     (default `default_frame_length`: one longest period of integration plus the largest lag); it must be
     at least 2 * sample_rate / fmin_hz + 2. threshold: YIN absolute threshold on d'(tau).
+    octave_window_s: half-width in seconds of the neighbourhood whose median pitch corrects isolated
+    octave errors (`_octave_pass`); 0 disables it (frames are then independent). Octave leaps shorter
+    than this that sit between notes an octave away can be pulled to their neighbours' octave.
     Returns (f0_hz float32 [n_frames], NaN where unvoiced or silent; confidence float32 [n_frames] in 0..1,
     1 - d'(tau) at the chosen lag, 0 for silence), n_frames = 1 + n_samples // hop_length.
     Real-time safe: no (allocates).
@@ -170,15 +255,16 @@ def estimate_f0(x: np.ndarray, sample_rate: int, hop_length: int, fmin_hz: float
     n_fft = next_fast_len(frame_length)
     frames = _centred_frames(x, hop_length, frame_length)
     n_frames = frames.shape[0]
-    f0 = np.empty(n_frames, dtype=np.float32)
-    conf = np.empty(n_frames, dtype=np.float32)
+    f0 = np.empty(n_frames)
+    conf = np.empty(n_frames)
     for s in range(0, n_frames, _CHUNK_FRAMES):
         e = min(n_frames, s + _CHUNK_FRAMES)
-        f, c = _yin_chunk(np.ascontiguousarray(frames[s:e]), sample_rate, tau_min, tau_max, win, n_fft,
-                          threshold)
-        f0[s:e] = f
-        conf[s:e] = c
-    return f0, conf
+        f0[s:e], conf[s:e] = _yin_chunk(np.ascontiguousarray(frames[s:e]), sample_rate, tau_min, tau_max,
+                                        win, n_fft, threshold)
+    half_window = int(round(octave_window_s * sample_rate / hop_length))
+    if half_window >= 1:
+        _octave_pass(f0, conf, frames, sample_rate, tau_min, tau_max, win, n_fft, half_window)
+    return f0.astype(np.float32), conf.astype(np.float32)
 
 
 def loudness_db(x: np.ndarray, sample_rate: int, hop_length: int, frame_length: int) -> np.ndarray:
