@@ -21,10 +21,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.synth.timbres import harmonic_timbre  # noqa: E402
 from vaesynth.synth.engine import Engine, make_renderer  # noqa: E402
 from vaesynth.synth.oscbank import harmonic_amplitudes  # noqa: E402
 from vaesynth.synth.voices import STEAL_SLOTS  # noqa: E402
+
+from tests.synth.timbres import harmonic_timbre  # noqa: E402
 
 # A rich timbre: 1/k partials at f_ref 110 Hz up to the model's Nyquist (200 partials).
 TIMBRE = harmonic_timbre(0.3 / np.arange(1, 201), f_ref_hz=110.0)
@@ -43,8 +44,14 @@ def engines_available(sample_rate, polyphony, chunk):
 
 
 def dsp_load(engine_name, n_voices, sample_rate, blocksize, chunk, n_blocks):
-    e = Engine(sample_rate, polyphony=max(16, n_voices), chunk_size=chunk, blocksize=blocksize,
-               engine=engine_name, timbre=TIMBRE)
+    e = Engine(
+        sample_rate,
+        polyphony=max(16, n_voices),
+        chunk_size=chunk,
+        blocksize=blocksize,
+        engine=engine_name,
+        timbre=TIMBRE,
+    )
     for i in range(n_voices):
         e.note_on(NOTES[i], 100, at_sample=0)
     buf = np.zeros(blocksize, np.float32)
@@ -62,7 +69,9 @@ def dsp_load(engine_name, n_voices, sample_rate, blocksize, chunk, n_blocks):
 
 def latency(sample_rate, blocksize, n_events=40, engine_name="oscbank", margin_ms=None):
     """Event -> first affected output sample, in ms, with the render thread and a real-time device clock."""
-    e = Engine(sample_rate, blocksize=blocksize, engine=engine_name, timbre=TIMBRE, render_margin_ms=margin_ms)
+    e = Engine(
+        sample_rate, blocksize=blocksize, engine=engine_name, timbre=TIMBRE, render_margin_ms=margin_ms
+    )
     block_s = blocksize / sample_rate
     n_blocks = int(n_events * 0.25 / block_s) + 10
     out = np.zeros((n_blocks * blocksize, 1), np.float32)
@@ -78,7 +87,7 @@ def latency(sample_rate, blocksize, n_events=40, engine_name="oscbank", margin_m
             while time.perf_counter() < t:
                 time.sleep(min(5e-4, max(0.0, t - time.perf_counter())))
             deadlines[k] = time.perf_counter()
-            e.audio_callback(out[k * blocksize:(k + 1) * blocksize], blocksize, None, None)
+            e.audio_callback(out[k * blocksize : (k + 1) * blocksize], blocksize, None, None)
 
     e.start()
     dev = threading.Thread(target=device)
@@ -103,7 +112,7 @@ def latency(sample_rate, blocksize, n_events=40, engine_name="oscbank", margin_m
         k = int(np.searchsorted(deadlines, t))  # first callback after the event
         if k >= n_blocks or deadlines[k] == 0:
             continue
-        nz = np.flatnonzero(y[k * blocksize:] != 0)
+        nz = np.flatnonzero(y[k * blocksize :] != 0)
         if len(nz) == 0:
             continue
         first = k * blocksize + nz[0]
@@ -132,17 +141,25 @@ def main(argv=None):
     args = p.parse_args(argv)
     sr, bs, ch = args.sample_rate, args.blocksize, args.chunk
     block_ms = bs / sr * 1e3
-    print(f"DSP load at {sr} Hz, {bs}-sample blocks ({block_ms:.3f} ms), chunk {ch}, one thread; timbre "
-          f"{len(harmonic_amplitudes(TIMBRE))} partials at f_ref 110 Hz, notes C2..C5")
+    print(
+        f"DSP load at {sr} Hz, {bs}-sample blocks ({block_ms:.3f} ms), chunk {ch}, one thread; timbre "
+        f"{len(harmonic_amplitudes(TIMBRE))} partials at f_ref 110 Hz, notes C2..C5"
+    )
     print(f"{'engine':8} {'voices':>6} {'median us':>10} {'p99 us':>9} {'load %':>7} {'p99 load %':>10}")
     for name in engines_available(sr, 16, ch):
         for v in (1, 2, 4, 8, 12, 16, 24, 32):
             med, p99, load = dsp_load(name, v, sr, bs, ch, args.blocks)
-            print(f"{name:8} {v:6d} {med:10.1f} {p99:9.1f} {100 * load:7.1f} {100 * p99 / (block_ms * 1e3):10.1f}")
+            print(
+                f"{name:8} {v:6d} {med:10.1f} {p99:9.1f} {100 * load:7.1f} "
+                f"{100 * p99 / (block_ms * 1e3):10.1f}"
+            )
     t0 = time.perf_counter_ns()
     for _ in range(200):
         harmonic_amplitudes(TIMBRE)
-    print(f"\nset_timbre peak picking (oscbank, 200 partials): {(time.perf_counter_ns() - t0) / 200 / 1e3:.1f} us")
+    print(
+        f"\nset_timbre peak picking (oscbank, 200 partials): "
+        f"{(time.perf_counter_ns() - t0) / 200 / 1e3:.1f} us"
+    )
 
     cb = Engine(sr, blocksize=bs, timbre=TIMBRE)
     out = np.zeros((bs, 2), np.float32)
@@ -152,19 +169,25 @@ def main(argv=None):
         t0 = time.perf_counter_ns()
         cb.audio_callback(out, bs, None, None)
         ts.append(time.perf_counter_ns() - t0)
-    print(f"audio_callback (copy one block from the ring): median {np.median(ts) / 1e3:.1f} us, "
-          f"p99 {np.percentile(ts, 99) / 1e3:.1f} us")
+    print(
+        f"audio_callback (copy one block from the ring): median {np.median(ts) / 1e3:.1f} us, "
+        f"p99 {np.percentile(ts, 99) / 1e3:.1f} us"
+    )
 
     if not args.skip_latency:
-        print(f"\nEvent -> first affected output sample (render thread + real-time device clock, {bs}-sample "
-              f"blocks = {block_ms:.2f} ms)")
+        print(
+            f"\nEvent -> first affected output sample (render thread + real-time device clock, {bs}-sample "
+            f"blocks = {block_ms:.2f} ms)"
+        )
         for name in engines_available(sr, 16, ch):
             for margin in (None, 1.0):
                 lat, xruns, lead = latency(sr, bs, engine_name=name, margin_ms=margin)
                 mode = "eager" if margin is None else f"just in time, margin {margin} ms"
-                print(f"{name:8} lead {lead} samples, {mode}: latency median {np.median(lat):.2f} ms, p90 "
-                      f"{np.percentile(lat, 90):.2f} ms, max {lat.max():.2f} ms over {len(lat)} events; "
-                      f"xruns {xruns} of {int(40 * 0.25 * sr / bs) + 10} blocks")
+                print(
+                    f"{name:8} lead {lead} samples, {mode}: latency median {np.median(lat):.2f} ms, p90 "
+                    f"{np.percentile(lat, 90):.2f} ms, max {lat.max():.2f} ms over {len(lat)} events; "
+                    f"xruns {xruns} of {int(40 * 0.25 * sr / bs) + 10} blocks"
+                )
 
     print("\nOffline render speed (Engine.process, oscbank)")
     for v in (1, 4, 16):

@@ -14,8 +14,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaesynth.errors import UserError
 from vaesynth.synth.controls import ADDRESSES, PREFIX
+
+from vaesynth.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,9 @@ def parse_score(text: str, source: str = "score") -> list[ScoreMessage]:
             raise UserError(f"{source}:{line_no}: missing OSC address after the time")
         address = tokens[1]
         if address not in known:
-            raise UserError(f"{source}:{line_no}: unknown address {address!r} "
-                            f"(known: {', '.join(sorted(known))})")
+            raise UserError(
+                f"{source}:{line_no}: unknown address {address!r} (known: {', '.join(sorted(known))})"
+            )
         out.append(ScoreMessage(time_s, address, tuple(parse_arg(t) for t in tokens[2:]), line_no))
     out.sort(key=lambda m: m.time_s)
     return out

@@ -10,7 +10,7 @@ Latent state: one latent vector z is the truth. `/z` sets coordinates of z; `/pc
 component i only (z += (v - pc_i(z)) * scale_i * component_i), so knobs on PCA axes and direct latent edits
 compose without losing the part of z outside the PCA span.
 
-MIDI mapping (also here, so serve and render agree): notes and velocity, pitch wheel -> `/bend` (+-bend range),
+MIDI mapping (also here, so serve and render agree): notes and velocity, pitch wheel -> `/bend` (+-range),
 CC 64 -> `/sustain`, CC 70..77 -> `/pc 0..7` with 0..127 mapped to -3..+3 standard deviations,
 CC 120/123 (all sound/notes off) -> `/panic`.
 """
@@ -77,7 +77,7 @@ class Controls:
         """Apply one message. Returns True if applied, False if dropped (and counted by reason)."""
         if not isinstance(address, str) or not address.startswith(PREFIX):
             return self._drop("unknown address")
-        name = address[len(PREFIX):]
+        name = address[len(PREFIX) :]
         handler = getattr(self, f"_on_{name}", None) if name in ADDRESSES else None
         if handler is None:
             return self._drop("unknown address")

@@ -31,7 +31,6 @@ from typing import Mapping
 
 import numba
 import numpy as np
-
 from vaesynth.synth.envelope import EnvelopeSettings
 from vaesynth.synth.limiter import apply_output_stage, db_to_amplitude
 from vaesynth.synth.oscbank import OscBankRenderer
@@ -89,14 +88,27 @@ class Engine:
     arrive meanwhile still make the next block (lower latency, less safety margin against preemption).
     """
 
-    def __init__(self, sample_rate: int = 48000, *, polyphony: int = 16, chunk_size: int = 64,
-                 blocksize: int = 128, engine: str = "oscbank",
-                 renderers: Mapping[str, VoiceRenderer] | None = None,
-                 envelope: EnvelopeSettings | None = None, bend_range_semitones: float = 2.0,
-                 gain_db: float = 0.0, crossfade_ms: float = 10.0, timbre: Timbre | None = None,
-                 lead_samples: int | None = None, render_margin_ms: float | None = None):
+    def __init__(
+        self,
+        sample_rate: int = 48000,
+        *,
+        polyphony: int = 16,
+        chunk_size: int = 64,
+        blocksize: int = 128,
+        engine: str = "oscbank",
+        renderers: Mapping[str, VoiceRenderer] | None = None,
+        envelope: EnvelopeSettings | None = None,
+        bend_range_semitones: float = 2.0,
+        gain_db: float = 0.0,
+        crossfade_ms: float = 10.0,
+        timbre: Timbre | None = None,
+        lead_samples: int | None = None,
+        render_margin_ms: float | None = None,
+    ):
         if not (MIN_SAMPLE_RATE <= int(sample_rate) <= MAX_SAMPLE_RATE):
-            raise ValueError(f"sample_rate must be in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz, got {sample_rate}")
+            raise ValueError(
+                f"sample_rate must be in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz, got {sample_rate}"
+            )
         if not (1 <= int(blocksize) <= MAX_BLOCKSIZE):
             raise ValueError(f"blocksize must be in 1..{MAX_BLOCKSIZE}, got {blocksize}")
         if not (1 <= int(chunk_size) <= 8192):
@@ -116,8 +128,10 @@ class Engine:
         self.renderers = dict(renderers)
         for name, r in self.renderers.items():
             if r.chunk_size != self.chunk_size or r.max_voices < n_slots or r.sample_rate != self.sample_rate:
-                raise ValueError(f"renderer {name!r} must have chunk_size {self.chunk_size}, sample_rate "
-                                 f"{self.sample_rate} and max_voices >= {n_slots}")
+                raise ValueError(
+                    f"renderer {name!r} must have chunk_size {self.chunk_size}, sample_rate "
+                    f"{self.sample_rate} and max_voices >= {n_slots}"
+                )
         if engine not in self.renderers:
             raise ValueError(f"engine {engine!r} is not available (have {', '.join(self.renderers)})")
         self.engine = engine
@@ -161,7 +175,7 @@ class Engine:
     # ------------------------------------------------------------------ control side (any thread)
 
     def note_on(self, note: int, velocity: int, at_sample: int | None = None) -> None:
-        """Note on; velocity 0 means note off. note 0..127 (ValueError otherwise), velocity clamped to 0..127."""
+        """Note on; velocity 0 means note off. note 0..127 (else ValueError), velocity clamped to 0..127."""
         note = self._check_note(note)
         velocity = int(min(127, max(0, _as_int(velocity, "velocity"))))
         if velocity == 0:
@@ -251,15 +265,15 @@ class Engine:
         i = min(n, self._carry_n)
         if i:
             out[:i] = self._carry[:i]
-            self._carry[:self._carry_n - i] = self._carry[i:self._carry_n]
+            self._carry[: self._carry_n - i] = self._carry[i : self._carry_n]
             self._carry_n -= i
         chunk = self.chunk_size
         while i < n:
             self._render_chunk(self._chunk)
             take = min(chunk, n - i)
-            out[i:i + take] = self._chunk[:take]
+            out[i : i + take] = self._chunk[:take]
             if take < chunk:
-                self._carry[:chunk - take] = self._chunk[take:]
+                self._carry[: chunk - take] = self._chunk[take:]
                 self._carry_n = chunk - take
             i += take
 
@@ -373,7 +387,9 @@ class Engine:
             self._scratch_new[:] = 0.0
             self._fade_from.render(v.f0_hz, v.gain, v.active, self._scratch_old)
             self._current.render(v.f0_hz, v.gain, v.active, self._scratch_new)
-            _crossfade(self._scratch_old, self._scratch_new, out, self._fade_pos, self._fade_delay, self._fade_len)
+            _crossfade(
+                self._scratch_old, self._scratch_new, out, self._fade_pos, self._fade_delay, self._fade_len
+            )
             self._fade_pos += self.chunk_size
             if self._fade_pos >= self._fade_delay + self._fade_len:
                 self._fade_from = None

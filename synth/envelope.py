@@ -55,8 +55,20 @@ class EnvelopeSettings:
 
 
 @numba.njit(nogil=True, cache=True)
-def render_envelopes(stage, level, step, amplitude, attack_step, decay_step, sustain_level, gain_out,
-                     note, bend_semitones, f0_out, active_out):
+def render_envelopes(
+    stage,
+    level,
+    step,
+    amplitude,
+    attack_step,
+    decay_step,
+    sustain_level,
+    gain_out,
+    note,
+    bend_semitones,
+    f0_out,
+    active_out,
+):
     """Advance every active slot's envelope by one chunk and write its per-sample gain and pitch.
 
     stage: int32 [n_slots] (IDLE..FADE), updated in place; a slot that reaches 0 in RELEASE/FADE becomes IDLE.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numba
-import numpy as np
 
 # Linear up to -1.9 dBFS, so ordinary levels are untouched.
 KNEE = 0.8

@@ -1,4 +1,4 @@
-"""Offline rendering: timed control messages (MIDI file + automation score) -> audio, through `Engine.process`.
+"""Offline rendering: timed control messages (MIDI file + automation score) -> audio via `Engine.process`.
 
 Messages are dispatched in time order by `Controls` (the same code serve runs on receipt) with their sample
 time, and the engine applies each at the start of the chunk that contains it: the result is what a live
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
+from vaesynth.synth.controls import Controls, midi_to_control
 
 from vaesynth.errors import UserError
-from vaesynth.synth.controls import Controls, midi_to_control
 
 # Rendering stops at most this long after the last message, even if something still sounds.
 MAX_TAIL_S = 30.0
@@ -31,7 +31,9 @@ class TimedMessage:
     args: tuple
 
 
-def read_midi_messages(path: str | Path, bend_range_semitones: float = 2.0) -> tuple[list[TimedMessage], float]:
+def read_midi_messages(
+    path: str | Path, bend_range_semitones: float = 2.0
+) -> tuple[list[TimedMessage], float]:
     """Read a standard MIDI file (all tracks merged, tempo map applied) as control messages.
 
     Returns (messages sorted by time, length of the file in seconds). UserError (one line) if the file is
@@ -57,9 +59,13 @@ def read_midi_messages(path: str | Path, bend_range_semitones: float = 2.0) -> t
     return out, now
 
 
-def render_messages(controls: Controls, messages: Iterable, end_time_s: float = 0.0,
-                    max_tail_s: float = MAX_TAIL_S,
-                    progress: Callable[[int], None] | None = None) -> np.ndarray:
+def render_messages(
+    controls: Controls,
+    messages: Iterable,
+    end_time_s: float = 0.0,
+    max_tail_s: float = MAX_TAIL_S,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
     """Render timed messages through controls.engine, a fresh Engine (nothing rendered yet).
 
     messages: objects with time_s, address, args (TimedMessage, automation.ScoreMessage), any order (sorted

@@ -38,9 +38,9 @@ class RingBuffer:
             raise OverflowError("ring buffer full")
         i = w % self.capacity
         first = min(n, self.capacity - i)
-        self._buf[i:i + first, 0] = x[:first]
+        self._buf[i : i + first, 0] = x[:first]
         if first < n:
-            self._buf[:n - first, 0] = x[first:]
+            self._buf[: n - first, 0] = x[first:]
         self._pos[WRITE] = w + n
 
     def read_into(self, out: np.ndarray, frames: int) -> int:
@@ -51,9 +51,9 @@ class RingBuffer:
         n = min(frames, int(self._pos[WRITE]) - r)
         i = r % self.capacity
         first = min(n, self.capacity - i)
-        out[:first] = self._buf[i:i + first]
+        out[:first] = self._buf[i : i + first]
         if first < n:
-            out[first:n] = self._buf[:n - first]
+            out[first:n] = self._buf[: n - first]
         if n < frames:
             out[n:frames] = 0.0
         self._pos[READ] = r + n

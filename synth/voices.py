@@ -15,7 +15,6 @@ arrays, and are cheap Python.
 from __future__ import annotations
 
 import numpy as np
-
 from vaesynth.synth.envelope import (
     ATTACK,
     DECAY,
@@ -45,8 +44,14 @@ class VoiceAllocator:
     gain: float32 [n_slots, chunk_size] written by `advance`; f0_hz: float32 [n_slots] written by `advance`.
     """
 
-    def __init__(self, sample_rate: int, polyphony: int = 16, chunk_size: int = 64,
-                 settings: EnvelopeSettings | None = None, bend_range_semitones: float = 2.0):
+    def __init__(
+        self,
+        sample_rate: int,
+        polyphony: int = 16,
+        chunk_size: int = 64,
+        settings: EnvelopeSettings | None = None,
+        bend_range_semitones: float = 2.0,
+    ):
         if not (1 <= polyphony <= 256):
             raise ValueError(f"polyphony must be in 1..256, got {polyphony}")
         self.sample_rate = int(sample_rate)
@@ -55,17 +60,19 @@ class VoiceAllocator:
         self.chunk_size = int(chunk_size)
         self.bend_range_semitones = float(bend_range_semitones)
         self.settings = settings or EnvelopeSettings()
-        self._attack_step, self._decay_step, self._release_step, self._fade_step = self.settings.rates(sample_rate)
+        self._attack_step, self._decay_step, self._release_step, self._fade_step = self.settings.rates(
+            sample_rate
+        )
         n = self.n_slots
         self.note = np.zeros(n, np.int32)
         self.stage = np.zeros(n, np.int32)
         self.level = np.zeros(n, np.float32)
         self.step = np.zeros(n, np.float32)
         self.amplitude = np.zeros(n, np.float32)
-        self.held = np.zeros(n, bool)       # key is down
+        self.held = np.zeros(n, bool)  # key is down
         self.sustained = np.zeros(n, bool)  # key is up but the pedal holds the note
         self.order = np.zeros(n, np.int64)  # start order, for "oldest"
-        self.active = np.zeros(n, bool)     # stage != IDLE at the start of the chunk
+        self.active = np.zeros(n, bool)  # stage != IDLE at the start of the chunk
         self.gain = np.zeros((n, self.chunk_size), np.float32)
         self.f0_hz = np.zeros(n, np.float32)
         self._sustain_level = float(self.settings.sustain_level)
@@ -148,9 +155,20 @@ class VoiceAllocator:
 
         `active` is the set of slots sounding at the start of the chunk (a voice that ends inside the chunk
         still renders its last samples, with gain reaching 0). Real-time safe: yes (no allocation)."""
-        render_envelopes(self.stage, self.level, self.step, self.amplitude, self._attack_step,
-                         self._decay_step, self._sustain_level, self.gain, self.note, self.bend_semitones,
-                         self.f0_hz, self.active)
+        render_envelopes(
+            self.stage,
+            self.level,
+            self.step,
+            self.amplitude,
+            self._attack_step,
+            self._decay_step,
+            self._sustain_level,
+            self.gain,
+            self.note,
+            self.bend_semitones,
+            self.f0_hz,
+            self.active,
+        )
 
     @property
     def n_sounding(self) -> int:

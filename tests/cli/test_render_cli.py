@@ -24,18 +24,30 @@ def tiny_checkpoint(tmp_path_factory):
     from vaesynth.models.vae import build_model
     from vaesynth.synth.config import SpectralConfig
 
-    cfg = ModelConfig(arch="mlp", n_bins=513, latent_dim=4, hidden=(32,), sample_rate=22050, n_fft=1024,
-                      f_ref_hz=110.0)
+    cfg = ModelConfig(
+        arch="mlp", n_bins=513, latent_dim=4, hidden=(32,), sample_rate=22050, n_fft=1024, f_ref_hz=110.0
+    )
     torch.manual_seed(0)
     model = build_model(cfg)
     codec = FrameCodec(ref_db=0.0, db_range=80.0, pitch_mode="normalize", f_ref_hz=110.0, clip_upper=False)
     pca = LatentPCA.fit(np.random.default_rng(0).normal(size=(100, 4)))
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    save_checkpoint(path, {
-        "model_config": cfg.to_dict(), "model_state": model.state_dict(), "codec": codec.state_dict(),
-        "pca": pca.to_state(), "spectral_config": SpectralConfig(22050, 1024, 256).to_dict(), "f_ref_hz": 110.0,
-        "factor_names": [], "dataset": {}, "train_config": {}, "history": {}, "complete": True,
-    })
+    save_checkpoint(
+        path,
+        {
+            "model_config": cfg.to_dict(),
+            "model_state": model.state_dict(),
+            "codec": codec.state_dict(),
+            "pca": pca.to_state(),
+            "spectral_config": SpectralConfig(22050, 1024, 256).to_dict(),
+            "f_ref_hz": 110.0,
+            "factor_names": [],
+            "dataset": {},
+            "train_config": {},
+            "history": {},
+            "complete": True,
+        },
+    )
     return path
 
 
@@ -56,8 +68,21 @@ def test_render_cli_matches_in_process_render(tiny_checkpoint, midi_file, tmp_pa
     score = tmp_path / "score.txt"
     score.write_text("0.1 /vaesynth/pc 0 2.0  # brighter\n0.2 /vaesynth/gain -3.0\n")
     out = tmp_path / "out.wav"
-    rc = cli.main(["render", "--model", str(tiny_checkpoint), "--midi", str(midi_file), "--out", str(out),
-                   "--automation", str(score), "--sample-rate", "22050"])
+    rc = cli.main(
+        [
+            "render",
+            "--model",
+            str(tiny_checkpoint),
+            "--midi",
+            str(midi_file),
+            "--out",
+            str(out),
+            "--automation",
+            str(score),
+            "--sample-rate",
+            "22050",
+        ]
+    )
     assert rc == 0
     assert "rendered" in capsys.readouterr().out
     audio, sr = sf.read(out, dtype="float32")
@@ -81,14 +106,36 @@ def test_render_cli_matches_in_process_render(tiny_checkpoint, midi_file, tmp_pa
 
 def test_render_cli_writes_24_bit(tiny_checkpoint, midi_file, tmp_path):
     out = tmp_path / "out24.wav"
-    assert cli.main(["render", "--model", str(tiny_checkpoint), "--midi", str(midi_file), "--out", str(out),
-                     "--format", "pcm24"]) == 0
+    assert (
+        cli.main(
+            [
+                "render",
+                "--model",
+                str(tiny_checkpoint),
+                "--midi",
+                str(midi_file),
+                "--out",
+                str(out),
+                "--format",
+                "pcm24",
+            ]
+        )
+        == 0
+    )
     assert sf.info(out).subtype == "PCM_24" and sf.info(out).samplerate == 48000
 
 
 @pytest.mark.parametrize("case", ["bad_midi", "missing_model", "bad_score", "bad_rate"])
 def test_render_cli_user_errors_are_one_line(case, tiny_checkpoint, midi_file, tmp_path, capsys):
-    args = ["render", "--model", str(tiny_checkpoint), "--midi", str(midi_file), "--out", str(tmp_path / "o.wav")]
+    args = [
+        "render",
+        "--model",
+        str(tiny_checkpoint),
+        "--midi",
+        str(midi_file),
+        "--out",
+        str(tmp_path / "o.wav"),
+    ]
     if case == "bad_midi":
         bad = tmp_path / "bad.mid"
         bad.write_text("not midi")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import mido
 import numpy as np
 import pytest
-
-from tests.synth.timbres import harmonic_timbre, measure_f0_hz
-from vaesynth.errors import UserError
 from vaesynth.models.pca import LatentPCA
 from vaesynth.synth.automation import parse_score
 from vaesynth.synth.controls import Controls, midi_to_control
 from vaesynth.synth.engine import Engine
 from vaesynth.synth.offline import read_midi_messages, render_messages
+
+from tests.synth.timbres import harmonic_timbre, measure_f0_hz
+from vaesynth.errors import UserError
 
 SR = 48000
 
@@ -54,12 +54,15 @@ def test_parse_score_types_comments_and_order():
     assert isinstance(msgs[1].args[0], int) and isinstance(msgs[1].args[1], float)
 
 
-@pytest.mark.parametrize("text, line, what", [
-    ("0 /vaesynth/note 60 1\nabc /vaesynth/note 60 0", 2, "time"),
-    ("0 /vaesynth/note 60 1\n\n-1 /vaesynth/panic", 3, "time"),
-    ("0.5", 1, "address"),
-    ("# c\n0 /vaesynth/nope 1", 2, "unknown address"),
-])
+@pytest.mark.parametrize(
+    "text, line, what",
+    [
+        ("0 /vaesynth/note 60 1\nabc /vaesynth/note 60 0", 2, "time"),
+        ("0 /vaesynth/note 60 1\n\n-1 /vaesynth/panic", 3, "time"),
+        ("0.5", 1, "address"),
+        ("# c\n0 /vaesynth/nope 1", 2, "unknown address"),
+    ],
+)
 def test_parse_score_errors_name_the_line(text, line, what):
     with pytest.raises(UserError) as e:
         parse_score(text, source="s.txt")
@@ -70,17 +73,17 @@ def test_parse_score_errors_name_the_line(text, line, what):
 def test_controls_drop_invalid_and_clamp_out_of_range():
     e = Engine(SR)
     c = Controls(e, SlopeInstrument())
-    assert not c.dispatch("/vaesynth/note", [60])               # arity
-    assert not c.dispatch("/vaesynth/note", ["a", 100])         # type
-    assert not c.dispatch("/vaesynth/bend", [float("nan")])     # NaN
-    assert not c.dispatch("/vaesynth/gain", [float("inf")])     # inf
-    assert not c.dispatch("/vaesynth/unknown", [])              # address
-    assert not c.dispatch("/vaesynth/engine", ["nope"])         # unknown engine
-    assert not c.dispatch("/vaesynth/pc", [7, 1.0])             # index out of range
+    assert not c.dispatch("/vaesynth/note", [60])  # arity
+    assert not c.dispatch("/vaesynth/note", ["a", 100])  # type
+    assert not c.dispatch("/vaesynth/bend", [float("nan")])  # NaN
+    assert not c.dispatch("/vaesynth/gain", [float("inf")])  # inf
+    assert not c.dispatch("/vaesynth/unknown", [])  # address
+    assert not c.dispatch("/vaesynth/engine", ["nope"])  # unknown engine
+    assert not c.dispatch("/vaesynth/pc", [7, 1.0])  # index out of range
     assert c.n_dropped == 7 and len(e._inbox) == 0
-    assert c.dispatch("/vaesynth/note", [200, 300])             # clamped to 127, 127
-    assert c.dispatch("/vaesynth/gain", [99.0])                 # clamped to +40 dB
-    assert c.dispatch("/vaesynth/note", [60.0, 100.0])          # floats from Max are fine
+    assert c.dispatch("/vaesynth/note", [200, 300])  # clamped to 127, 127
+    assert c.dispatch("/vaesynth/gain", [99.0])  # clamped to +40 dB
+    assert c.dispatch("/vaesynth/note", [60.0, 100.0])  # floats from Max are fine
     events = [ev for _, ev in e._inbox]
     assert events == [("note_on", 127, 127), ("gain", 40.0), ("note_on", 60, 100)]
 
@@ -95,15 +98,21 @@ def test_pc_moves_the_latent_along_one_component_only():
     assert after[1] == pytest.approx(2.5) and np.delete(after, 1) == pytest.approx(np.delete(before, 1))
     # The timbre decoded for that message is exactly the one for the latent the PCA maps 2.5 std to.
     np.testing.assert_allclose(inst.decoded[-1], inst.pca.pcs_to_latent(after), atol=1e-6)
-    assert c.dispatch("/vaesynth/pc", [9.0, -9.0])               # first k, clamped to +-6
+    assert c.dispatch("/vaesynth/pc", [9.0, -9.0])  # first k, clamped to +-6
     assert c.pcs()[:2] == pytest.approx([6.0, -6.0])
 
 
 def test_midi_cc_and_wheel_map_per_interface():
-    assert midi_to_control(mido.Message("control_change", control=70, value=127)) == ("/vaesynth/pc", [0, 3.0])
+    assert midi_to_control(mido.Message("control_change", control=70, value=127)) == (
+        "/vaesynth/pc",
+        [0, 3.0],
+    )
     assert midi_to_control(mido.Message("control_change", control=77, value=0)) == ("/vaesynth/pc", [7, -3.0])
     assert midi_to_control(mido.Message("pitchwheel", pitch=-8192)) == ("/vaesynth/bend", [-2.0])
-    assert midi_to_control(mido.Message("control_change", control=64, value=100)) == ("/vaesynth/sustain", [1])
+    assert midi_to_control(mido.Message("control_change", control=64, value=100)) == (
+        "/vaesynth/sustain",
+        [1],
+    )
     assert midi_to_control(mido.Message("note_off", note=60)) == ("/vaesynth/note", [60, 0])
 
 
@@ -123,12 +132,15 @@ def _write_midi(path, events, ticks_per_beat=480, tempo=500000):
 
 def test_midi_render_matches_engine_driven_directly(tmp_path):
     path = tmp_path / "in.mid"
-    _write_midi(path, [
-        (0.0, mido.Message("note_on", note=60, velocity=100)),
-        (0.25, mido.Message("pitchwheel", pitch=4096)),          # +1 semitone
-        (0.5, mido.Message("control_change", control=70, value=127)),
-        (0.75, mido.Message("note_off", note=60)),
-    ])
+    _write_midi(
+        path,
+        [
+            (0.0, mido.Message("note_on", note=60, velocity=100)),
+            (0.25, mido.Message("pitchwheel", pitch=4096)),  # +1 semitone
+            (0.5, mido.Message("control_change", control=70, value=127)),
+            (0.75, mido.Message("note_off", note=60)),
+        ],
+    )
     messages, length_s = read_midi_messages(path)
     assert length_s == pytest.approx(0.75)
     inst = SlopeInstrument()
@@ -151,7 +163,7 @@ def test_midi_render_matches_engine_driven_directly(tmp_path):
     # Tail: rendering stops once the release (200 ms) has ended, not before.
     release_end = 36000 + int(0.2 * SR)
     assert release_end <= len(y) <= release_end + 2 * 64
-    assert np.abs(y[release_end - 2400:release_end - 1200]).max() > 0
+    assert np.abs(y[release_end - 2400 : release_end - 1200]).max() > 0
     # The bend is audible: the pitch in 0.3..0.5 s is C#4.
     f = measure_f0_hz(y[14400:24000].astype(np.float64), SR, 277.18)
     assert abs(1200 * np.log2(f / 277.1826)) < 5
@@ -159,17 +171,20 @@ def test_midi_render_matches_engine_driven_directly(tmp_path):
 
 def test_sustain_pedal_in_midi_keeps_the_note_until_pedal_up(tmp_path):
     path = tmp_path / "pedal.mid"
-    _write_midi(path, [
-        (0.0, mido.Message("control_change", control=64, value=127)),
-        (0.0, mido.Message("note_on", note=64, velocity=100)),
-        (0.1, mido.Message("note_off", note=64)),
-        (0.6, mido.Message("control_change", control=64, value=0)),
-    ])
+    _write_midi(
+        path,
+        [
+            (0.0, mido.Message("control_change", control=64, value=127)),
+            (0.0, mido.Message("note_on", note=64, velocity=100)),
+            (0.1, mido.Message("note_off", note=64)),
+            (0.6, mido.Message("control_change", control=64, value=0)),
+        ],
+    )
     messages, length_s = read_midi_messages(path)
     c = Controls(Engine(SR), SlopeInstrument())
     c.send_timbre(at_sample=0)
     y = render_messages(c, messages, end_time_s=length_s)
-    assert np.abs(y[int(0.5 * SR):int(0.55 * SR)]).max() > 0.05  # held by the pedal after the note-off
+    assert np.abs(y[int(0.5 * SR) : int(0.55 * SR)]).max() > 0.05  # held by the pedal after the note-off
     assert len(y) == pytest.approx(int(0.6 * SR) + int(0.2 * SR), abs=2 * 64)
 
 

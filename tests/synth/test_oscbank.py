@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from vaesynth.synth.engine import Engine
+from vaesynth.synth.oscbank import NYQUIST_FADE_START, OscBankRenderer, harmonic_amplitudes
 
 from tests.synth.timbres import (
     click_ratio,
@@ -13,8 +15,6 @@ from tests.synth.timbres import (
     sawtooth_amplitudes,
     square_amplitudes,
 )
-from vaesynth.synth.engine import Engine
-from vaesynth.synth.oscbank import NYQUIST_FADE_START, OscBankRenderer, harmonic_amplitudes
 
 
 def test_harmonic_amplitudes_match_source_partials():
@@ -39,7 +39,7 @@ def _render_direct(renderer, f0_hz, n_chunks, slot=0):
     renderer.start_voice(slot, f0_hz)
     out = np.zeros(n_chunks * chunk, np.float32)
     for i in range(n_chunks):
-        renderer.render(f0, gain, active, out[i * chunk:(i + 1) * chunk])
+        renderer.render(f0, gain, active, out[i * chunk : (i + 1) * chunk])
     return out
 
 
@@ -58,7 +58,7 @@ def test_oscbank_matches_float64_additive_reference():
     n = np.arange(len(y))
     k = np.arange(1, len(amps) + 1)
     ref = np.zeros(len(y))
-    for kk, a in zip(k, amps):
+    for kk, a in zip(k, amps, strict=False):
         if kk * f0 < NYQUIST_FADE_START * sr / 2:
             ref += a * np.sin(2 * np.pi * kk * f0 * n / sr)
     # float32 recurrence re-derived from float64 phase every chunk: error ~1e-6 of full scale.
@@ -70,7 +70,7 @@ def test_rendered_pitch_within_5_cents_of_midi_note(note):
     sr = 48000
     e = Engine(sr, timbre=harmonic_timbre(sawtooth_amplitudes(30)))
     e.note_on(note, 100, at_sample=0)
-    y = e.process(sr)[sr // 10:]  # skip the attack
+    y = e.process(sr)[sr // 10 :]  # skip the attack
     expected = 440.0 * 2 ** ((note - 69) / 12)
     cents = 1200 * np.log2(measure_f0_hz(y.astype(np.float64), sr, expected) / expected)
     assert abs(cents) < 5.0, cents
@@ -90,9 +90,11 @@ def test_no_partials_at_or_above_nyquist_and_fade_near_it():
     alias_6 = sr - 6 * f0  # where partial 6 would fold to
     freqs = [f0, 2 * f0, 3 * f0, 4 * f0, 5 * f0, alias_6]
     # Least-squares sinusoid fit at the known frequencies: exact amplitudes, no window scalloping.
-    basis = np.concatenate([[np.sin(2 * np.pi * f * n / sr), np.cos(2 * np.pi * f * n / sr)] for f in freqs]).T
+    basis = np.concatenate(
+        [[np.sin(2 * np.pi * f * n / sr), np.cos(2 * np.pi * f * n / sr)] for f in freqs]
+    ).T
     coef = np.linalg.lstsq(basis, y, rcond=None)[0]
-    amp = dict(zip(freqs, np.hypot(coef[0::2], coef[1::2])))
+    amp = dict(zip(freqs, np.hypot(coef[0::2], coef[1::2]), strict=True))
 
     def level(f):
         return amp[f]
@@ -117,7 +119,7 @@ def test_timbre_change_is_click_free():
 
     change = 12000  # a chunk boundary, 0.25 s in: the envelope is at its sustain level
     y = sustained(saw, square, change)
-    steady = np.concatenate([sustained(saw)[6000:change], sustained(square)[change + 2000:]])
+    steady = np.concatenate([sustained(saw)[6000:change], sustained(square)[change + 2000 :]])
     # The partials move linearly over 8 ms; the largest jump during the move stays within the larger of the
     # two steady-state jumps plus the (tiny) per-sample amplitude slope: bound 1.05.
     assert click_ratio(y, change, 2000, steady) < 1.05

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from vaesynth.synth.envelope import ATTACK, FADE, IDLE, RELEASE, SUSTAIN, EnvelopeSettings
 from vaesynth.synth.voices import STEAL_SLOTS, VoiceAllocator, velocity_to_amplitude
 
@@ -16,7 +15,7 @@ def run(v: VoiceAllocator, n_chunks: int) -> np.ndarray:
     out = np.zeros((v.n_slots, n_chunks * CHUNK), np.float32)
     for i in range(n_chunks):
         v.advance()
-        out[:, i * CHUNK:(i + 1) * CHUNK] = np.where(v.active[:, None], v.gain, 0.0)
+        out[:, i * CHUNK : (i + 1) * CHUNK] = np.where(v.active[:, None], v.gain, 0.0)
     return out
 
 

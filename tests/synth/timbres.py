@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.protocol import Timbre
 from vaesynth.synth.spectral import magnitude
@@ -44,7 +43,7 @@ def measure_f0_hz(x: np.ndarray, sample_rate: int, expected_hz: float) -> float:
     hz = np.fft.rfftfreq(n_fft, 1 / sample_rate)
     band = np.flatnonzero((hz > expected_hz * 2 ** (-1 / 12)) & (hz < expected_hz * 2 ** (1 / 12)))
     i = band[np.argmax(spec[band])]
-    a, b, c = np.log(spec[i - 1:i + 2] + 1e-30)
+    a, b, c = np.log(spec[i - 1 : i + 2] + 1e-30)
     p = 0.5 * (a - c) / (a - 2 * b + c)
     return float((i + p) * sample_rate / n_fft)
 
@@ -52,6 +51,6 @@ def measure_f0_hz(x: np.ndarray, sample_rate: int, expected_hz: float) -> float:
 def click_ratio(y: np.ndarray, change_at: int, window: int, reference: np.ndarray) -> float:
     """DESIGN.md click metric: the largest sample-to-sample jump of y in [change_at, change_at + window)
     relative to the largest jump of the steady-state `reference` signal."""
-    after = np.abs(np.diff(y[change_at - 1:change_at + window])).max()
+    after = np.abs(np.diff(y[change_at - 1 : change_at + window])).max()
     steady = np.abs(np.diff(reference)).max()
     return float(after / steady)

@@ -11,23 +11,40 @@ FORMATS = {"float": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}
 
 
 def register(sub):
-    p = sub.add_parser("render", help="render a MIDI file offline through the synth engine",
-                       description="Render IN.mid to OUT.wav through the same engine as `serve`, faster than "
-                                   "real time. MIDI: notes, velocity, pitch bend, sustain (CC 64), CC 70-77 -> "
-                                   "PCA 0-7 (0..127 = -3..+3 std). The tails of the last notes are rendered.")
+    p = sub.add_parser(
+        "render",
+        help="render a MIDI file offline through the synth engine",
+        description="Render IN.mid to OUT.wav through the same engine as `serve`, faster than "
+        "real time. MIDI: notes, velocity, pitch bend, sustain (CC 64), CC 70-77 -> "
+        "PCA 0-7 (0..127 = -3..+3 std). The tails of the last notes are rendered.",
+    )
     p.add_argument("--model", metavar="CKPT", help="checkpoint (.pt); default: the bundled model")
     p.add_argument("--midi", required=True, metavar="IN.mid", help="standard MIDI file to play")
     p.add_argument("--out", required=True, metavar="OUT.wav", help="WAV file to write")
-    p.add_argument("--automation", metavar="SCORE",
-                   help="timed OSC messages, one per line: TIME_SECONDS /vaesynth/ADDRESS ARGS...")
+    p.add_argument(
+        "--automation",
+        metavar="SCORE",
+        help="timed OSC messages, one per line: TIME_SECONDS /vaesynth/ADDRESS ARGS...",
+    )
     p.add_argument("--engine", choices=["oscbank", "istft"], default="oscbank", help="rendering engine")
-    p.add_argument("--sample-rate", type=int, default=48000, metavar="HZ",
-                   help="output rate, 22050..96000 (default 48000)")
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        default=48000,
+        metavar="HZ",
+        help="output rate, 22050..96000 (default 48000)",
+    )
     p.add_argument("--voices", type=int, default=16, metavar="N", help="polyphony (default 16)")
-    p.add_argument("--bend-range", type=float, default=2.0, metavar="SEMITONES",
-                   help="what a full pitch-wheel throw means (default 2)")
-    p.add_argument("--format", choices=sorted(FORMATS), default="float",
-                   help="WAV sample format (default float)")
+    p.add_argument(
+        "--bend-range",
+        type=float,
+        default=2.0,
+        metavar="SEMITONES",
+        help="what a full pitch-wheel throw means (default 2)",
+    )
+    p.add_argument(
+        "--format", choices=sorted(FORMATS), default="float", help="WAV sample format (default float)"
+    )
     p.set_defaults(func=run)
     return p
 
@@ -41,7 +58,9 @@ def run(args) -> int:
     from vaesynth.synth.offline import TimedMessage, read_midi_messages, render_messages
 
     if not (MIN_SAMPLE_RATE <= args.sample_rate <= MAX_SAMPLE_RATE):
-        raise UserError(f"--sample-rate must be in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz, got {args.sample_rate}")
+        raise UserError(
+            f"--sample-rate must be in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz, got {args.sample_rate}"
+        )
     if not (1 <= args.voices <= 256):
         raise UserError(f"--voices must be in 1..256, got {args.voices}")
     out_path = Path(args.out)
@@ -54,8 +73,9 @@ def run(args) -> int:
 
     instrument = load_instrument(args.model)
     try:
-        engine = Engine(args.sample_rate, polyphony=args.voices, engine=args.engine,
-                        bend_range_semitones=args.bend_range)
+        engine = Engine(
+            args.sample_rate, polyphony=args.voices, engine=args.engine, bend_range_semitones=args.bend_range
+        )
     except ValueError as e:
         raise UserError(str(e)) from None
     controls = _controls(engine, instrument)
@@ -70,9 +90,13 @@ def run(args) -> int:
         raise UserError(f"cannot write {out_path}: {e}") from None
     seconds = len(audio) / args.sample_rate
     peak_db = 20 * np.log10(max(float(np.abs(audio).max(initial=0.0)), 1e-10))
-    dropped = f"; {controls.n_dropped} messages dropped ({dict(controls.dropped)})" if controls.n_dropped else ""
-    print(f"rendered {seconds:.2f} s with {args.engine} at {args.sample_rate} Hz in {elapsed:.2f} s "
-          f"({seconds / max(elapsed, 1e-9):.0f}x real time), peak {peak_db:.1f} dBFS -> {out_path}{dropped}")
+    dropped = (
+        f"; {controls.n_dropped} messages dropped ({dict(controls.dropped)})" if controls.n_dropped else ""
+    )
+    print(
+        f"rendered {seconds:.2f} s with {args.engine} at {args.sample_rate} Hz in {elapsed:.2f} s "
+        f"({seconds / max(elapsed, 1e-9):.0f}x real time), peak {peak_db:.1f} dBFS -> {out_path}{dropped}"
+    )
     return 0
 
 
