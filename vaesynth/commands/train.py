@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from vaesynth.errors import UserError
@@ -116,5 +117,6 @@ def run(args) -> int:
 
     cfg = config_from_args(args)
     out = train(cfg)
-    print(summary_line(out))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one summary (rank 0's)
+        print(summary_line(out))
     return 0
