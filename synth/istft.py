@@ -47,6 +47,8 @@ from vaesynth.synth.rtpghi import DEFAULT_TOL, LOG_FLOOR, gaussian_lambda, rtpgh
 
 # Window length ~43 ms: 2048 at 44.1/48 kHz, resolving partials down to MIDI ~36 (65 Hz, 2.8 bins apart).
 WINDOW_SECONDS = 2048 / 48000
+# Chirp lobes are widened by at most sqrt of this (4x): bounds the cost of extreme bends.
+MAX_CHIRP_SPREAD = 16.0
 # Partials below this many bins would have their lobe folded onto DC: dropped.
 MIN_PARTIAL_BINS = 1.0
 
@@ -67,12 +69,18 @@ def gaussian_window_circular(n_fft: int, lam: float) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True)
-def draw_harmonics_kernel(amps, n_partials, f0_hz, sample_rate, n_fft, lam, radius_bins, out_log):
+def draw_harmonics_kernel(
+    amps, n_partials, f0_hz, f0_rate_hz_per_sample, sample_rate, n_fft, lam, radius_bins, out_log
+):
     """Log-magnitude frame of harmonic partials at k * f0_hz (k = 1..n_partials), gaussian lobes.
 
-    amps: float32 [>= n_partials] sinusoid amplitudes. lam: lobe's gaussian lambda (samples^2).
-    radius_bins: lobe half-width drawn. out_log: float64 [n_fft/2 + 1], overwritten (LOG_FLOOR where empty).
-    Real-time safe: yes.
+    amps: float32 [>= n_partials] sinusoid amplitudes. f0_rate_hz_per_sample: how fast f0 moves (pitch bend,
+    vibrato): partial k is drawn as the gaussian-window STFT of a linear chirp of rate c = k * rate / sr
+    (cycles/sample^2), whose lobe is wider by sqrt(1 + (lam c)^2) and lower by (1 + (lam c)^2)^(1/4) (same
+    energy): with that lobe RTPGHI's gradients describe the chirp, and fast vibrato does not smear into
+    beating between frames of different stationary frequencies. lam: gaussian lambda (samples^2).
+    radius_bins: stationary lobe half-width drawn. out_log: float64 [n_fft/2 + 1], overwritten (LOG_FLOOR
+    where empty). Real-time safe: yes.
     """
     m = out_log.shape[0]
     for b in range(m):
@@ -94,12 +102,16 @@ def draw_harmonics_kernel(amps, n_partials, f0_hz, sample_rate, n_fft, lam, radi
         q = f * bins_per_hz
         if q < MIN_PARTIAL_BINS:
             continue
-        la = math.log(a * half_sqrt_lam)
-        lo = max(0, int(math.ceil(q - radius_bins)))
-        hi = min(m - 1, int(math.floor(q + radius_bins)))
+        lc = lam * (p + 1) * f0_rate_hz_per_sample / sample_rate
+        spread = min(1.0 + lc * lc, MAX_CHIRP_SPREAD)
+        la = math.log(a * half_sqrt_lam) - 0.25 * math.log(spread)
+        beta_p = beta / spread
+        rad = radius_bins * math.sqrt(spread)
+        lo = max(0, int(math.ceil(q - rad)))
+        hi = min(m - 1, int(math.floor(q + rad)))
         for b in range(lo, hi + 1):
             d = b - q
-            v = la - beta * d * d
+            v = la - beta_p * d * d
             if v > out_log[b]:
                 out_log[b] = v
 
@@ -223,6 +235,7 @@ def istft_render_kernel(
     pos,
     next_frame,
     frame_off,
+    frame_f0,
     rng,
     ola,
     norm,
@@ -262,9 +275,10 @@ def istft_render_kernel(
             centre = next_frame[v] * hop - frame_off[v]
             if centre - half >= p0 + chunk:
                 break
-            draw_harmonics_kernel(
-                amps, n_partials, float(f0_hz[v]), sample_rate, n_fft, lam, radius_bins, new_log
-            )
+            f0 = float(f0_hz[v])
+            rate = 0.0 if fresh[v] else (f0 - frame_f0[v]) / hop
+            frame_f0[v] = f0
+            draw_harmonics_kernel(amps, n_partials, f0, rate, sample_rate, n_fft, lam, radius_bins, new_log)
             if fresh[v]:
                 for r in range(3):
                     for b in range(m):
@@ -391,6 +405,7 @@ class IstftRenderer:
         self._fresh = np.ones(v, dtype=np.bool_)
         self._pos = np.zeros(v, dtype=np.int64)
         self._next_frame = np.zeros(v, dtype=np.int64)
+        self._frame_f0 = np.zeros(v)  # f0 of each voice's latest frame (its chirp rate is the change)
         self._frame_off = np.zeros(v, dtype=np.int64)
         self._rng = (np.arange(1, v + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)).reshape(v, 1)
         buf = 1 << int(math.ceil(math.log2(2 * n + self.chunk_size)))
@@ -476,6 +491,7 @@ class IstftRenderer:
             self._pos,
             self._next_frame,
             self._frame_off,
+            self._frame_f0,
             self._rng,
             self._ola,
             self._norm,
