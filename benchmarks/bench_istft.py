@@ -2,6 +2,8 @@
 
 Steady state (voices held, after warm-up) and the block in which all voices start (onset burst: every
 voice synthesises the frames covering its first samples). Load = render time / block duration (2.667 ms).
+Then a quality table: spectral convergence against the oscillator bank for steady and vibrato notes, for
+several n_fft / hop / look-ahead settings (the quality-vs-cost choice of the defaults).
 Run:  .venv/bin/python benchmarks/bench_istft.py [--seconds 2] [--n-fft 2048] [--hop 256] [--chunk 128]
 """
 
@@ -13,6 +15,7 @@ import time
 import numpy as np
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.istft import IstftRenderer
+from vaesynth.synth.oscbank import OscBankRenderer
 from vaesynth.synth.protocol import Timbre
 from vaesynth.synth.spectral import magnitude
 
@@ -62,7 +65,60 @@ def run(n_voices: int, seconds: float, n_fft, hop, chunk: int, lookahead: int):
             r.render(f0, g, active, out)
         times[b] = time.perf_counter() - t0
         cpu[b] = time.thread_time() - c0
-    return r, times, cpu, onset
+    return times, cpu, onset
+
+
+def hold_note(r, f0_of_t, seconds: float) -> np.ndarray:
+    """One voice at gain 0.5 whose pitch follows f0_of_t(seconds) chunk by chunk (after the timbre ramp)."""
+    c = r.chunk_size
+    quiet = (
+        np.zeros(1, np.float32),
+        np.zeros((1, c), np.float32),
+        np.zeros(1, bool),
+        np.zeros(c, np.float32),
+    )
+    for _ in range(400):
+        r.render(*quiet)
+    f = np.zeros(1, np.float32)
+    g = np.full((1, c), 0.5, np.float32)
+    a = np.ones(1, bool)
+    r.start_voice(0, f0_of_t(0.0))
+    n = int(seconds * SR / c)
+    y = np.zeros(n * c, np.float32)
+    for i in range(n):
+        f[0] = f0_of_t(i * c / SR)
+        r.render(f, g, a, y[i * c : (i + 1) * c])
+    return y.astype(np.float64)
+
+
+def quality_table() -> None:
+    """Spectral convergence of the istft output against the oscillator bank (exact partials) on the same
+    pitch trajectory, the istft output advanced by its control delay (n_fft/2 + look-ahead x hop)."""
+    timbre = saw_timbre()
+    cfg = SpectralConfig(SR, 2048, 256)
+    setups = [(2048, 256, 1), (2048, 256, 0), (2048, 128, 1), (1024, 128, 1), (1024, 256, 1)]
+    print("\nquality: SC (dB) of |STFT| (2048/256) vs the oscbank on the same pitch trajectory, 1.5 s notes")
+    print(f"{'note':>4s} {'vibrato':>8s} " + " ".join(f"{f'{n}/{h}/la{la}':>13s}" for n, h, la in setups))
+    for note in (36, 45, 69, 84):
+        for depth_cents in (0, 50, 200):
+            f0 = 440 * 2 ** ((note - 69) / 12)
+
+            def f0_of_t(t, f0=f0, d=depth_cents):
+                return f0 * 2 ** (d / 1200 * np.sin(2 * np.pi * 5.5 * t))
+
+            o = OscBankRenderer(SR, 1, chunk_size=64)
+            o.set_timbre(timbre)
+            ref = hold_note(o, f0_of_t, 1.5)
+            cells = []
+            for n_fft, hop, la in setups:
+                r = IstftRenderer(SR, 1, hop_length=hop, n_fft=n_fft, lookahead=la, chunk_size=64)
+                r.set_timbre(timbre)
+                y = hold_note(r, f0_of_t, 1.5)
+                delay = n_fft // 2 + r.latency_samples
+                a = magnitude(ref[SR // 4 : len(ref) - delay], cfg)
+                b = magnitude(y[SR // 4 + delay :], cfg)
+                cells.append(20 * np.log10(np.linalg.norm(a - b) / np.linalg.norm(a)))
+            print(f"{note:4d} {depth_cents:6d} c " + " ".join(f"{c:13.1f}" for c in cells))
 
 
 def main() -> None:
@@ -72,6 +128,7 @@ def main() -> None:
     ap.add_argument("--hop", type=int, default=None)
     ap.add_argument("--chunk", type=int, default=BLOCK)
     ap.add_argument("--lookahead", type=int, default=1)
+    ap.add_argument("--no-quality", action="store_true", help="skip the quality table")
     args = ap.parse_args()
     block_s = BLOCK / SR
     r0 = IstftRenderer(
@@ -82,9 +139,12 @@ def main() -> None:
         f"look-ahead {args.lookahead}; time per {BLOCK}-sample block ({block_s * 1e3:.3f} ms)"
     )
     print(
-        f"added latency: {r0.latency_samples} samples ({r0.latency_samples / SR * 1e3:.2f} ms) "
-        f"= look-ahead x hop; 2-core machine shared with other jobs: medians are the reliable numbers"
+        f"added latency: note starts 0 samples (normalised overlap-add); a pitch/timbre change enters "
+        f"the frame synthesised {r0.latency_samples} samples later (look-ahead x hop, "
+        f"{r0.latency_samples / SR * 1e3:.2f} ms), whose centre sounds n_fft/2 = {r0.n_fft // 2} samples "
+        f"after that ({(r0.latency_samples + r0.n_fft // 2) / SR * 1e3:.1f} ms to full effect)"
     )
+    print("2-core machine shared with other jobs: wall medians and cpu p99 are the reliable numbers")
     print(
         "wall = perf_counter per block (includes preemption by other processes); cpu = this thread's CPU "
         "time per block (the renderer's own cost)"
@@ -94,13 +154,15 @@ def main() -> None:
         f"{'cpu p99 us':>10s} {'cpu p99 %':>9s} {'onset us':>9s} {'onset %':>8s}"
     )
     for n in range(1, 9):
-        _, times, cpu, onset = run(n, args.seconds, args.n_fft, args.hop, args.chunk, args.lookahead)
+        times, cpu, onset = run(n, args.seconds, args.n_fft, args.hop, args.chunk, args.lookahead)
         med, p99, cp99 = np.median(times), np.percentile(times, 99), np.percentile(cpu, 99)
         print(
             f"{n:6d} {med * 1e6:11.0f} {p99 * 1e6:11.0f} {100 * med / block_s:6.1f} "
             f"{100 * p99 / block_s:6.1f} "
             f"{cp99 * 1e6:10.0f} {100 * cp99 / block_s:9.1f} {onset * 1e6:9.0f} {100 * onset / block_s:8.1f}"
         )
+    if not args.no_quality:
+        quality_table()
 
 
 if __name__ == "__main__":
