@@ -165,7 +165,8 @@ def load_folder(
     for p in files:
         rel = p.relative_to(folder).as_posix()
         try:
-            fingerprints.append((rel, hasher.content_hash(p)))
+            # Without a cache no key is needed: reading the file reports what hashing would.
+            fingerprints.append((rel, hasher.content_hash(p) if use_cache else ""))
         except OSError as e:
             unreadable[rel] = e.strerror or type(e).__name__
     hasher.save()
@@ -175,6 +176,9 @@ def load_folder(
             "files": fingerprints,
             "unreadable": sorted(unreadable),
             "config": config.to_dict(),
+            "code": cache.code_fingerprint(
+                "vaesynth.datasets.audio", "vaesynth.datasets.pitch", "vaesynth.synth.spectral"
+            ),
             "trim_threshold_db": TRIM_THRESHOLD_DB,
             "trim_margin_s": TRIM_MARGIN_S,
         },

@@ -98,6 +98,24 @@ class FileHasher:
             pass
 
 
+def code_fingerprint(*module_names: str) -> str:
+    """Hash of the source files of the modules that compute the frames, so that an edit to the analysis
+    code (pitch tracker, STFT, trimming) invalidates old entries without anyone remembering to bump
+    CACHE_VERSION. A module without a readable source file contributes its name only."""
+    import importlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for name in module_names:
+        h.update(name.encode())
+        path = getattr(importlib.import_module(name), "__file__", None)
+        try:
+            with open(path, "rb") as f:
+                h.update(f.read())
+        except (OSError, TypeError):
+            pass
+    return h.hexdigest()
+
+
 def make_key(kind: str, parts: dict) -> str:
     """Cache key for a prepared dataset: `kind` (e.g. "folder", "sf2") + a hash of `parts` and CACHE_VERSION.
 

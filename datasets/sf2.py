@@ -400,14 +400,17 @@ def render_soundfont(
     key = cache.make_key(
         "sf2",
         {
-            "sf2": hasher.content_hash(sf2_path),
+            "sf2": hasher.content_hash(sf2_path) if use_cache else "",
+            "code": cache.code_fingerprint(
+                "vaesynth.datasets.sf2", "vaesynth.datasets.pitch", "vaesynth.synth.spectral"
+            ),
             "grid": grid,
             "config": config.to_dict(),
             "duration_s": duration_s,
             "release_s": release_s,
             "gain": SYNTH_GAIN,
             "sustain_range_db": SUSTAIN_RANGE_DB,
-            "f0": [F0_SEARCH_SEMITONES, F0_MAX_DEVIATION_CENTS],
+            "f0": [F0_SEARCH_SEMITONES, F0_MAX_DEVIATION_CENTS, FUNDAMENTAL_CUTOFF],
             "pyfluidsynth": getattr(fluidsynth, "api_version", "?"),
             "libfluidsynth": _fluidsynth_version(),
         },
