@@ -234,3 +234,13 @@ def test_unwritable_cache_folder_still_loads_and_says_so(tmp_path):
     reference = load_folder(root, CONFIG, progress=False, cache_dir=False)
     assert ds.info["cache"] == "unwritable" and reference.info["cache"] == "off"
     np.testing.assert_array_equal(ds.magnitudes, reference.magnitudes)
+
+
+def test_code_fingerprint_follows_source_edits(tmp_path, monkeypatch):
+    # An edit to the analysis code (say, the pitch tracker) must invalidate cached frames.
+    (tmp_path / "fake_analysis_mod.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = cache.code_fingerprint("fake_analysis_mod", "vaesynth.datasets.pitch")
+    assert cache.code_fingerprint("fake_analysis_mod", "vaesynth.datasets.pitch") == before
+    (tmp_path / "fake_analysis_mod.py").write_text("X = 2\n")
+    assert cache.code_fingerprint("fake_analysis_mod", "vaesynth.datasets.pitch") != before
