@@ -3,18 +3,24 @@
 Frame t is centred on sample t * hop_length and n_frames = 1 + n_samples // hop_length, exactly as
 `vaesynth.synth.spectral.stft`, so `f0_hz[t]` and `loudness_db[t]` describe the spectral frame t.
 
-YIN (de Cheveigné & Kawahara 2002): difference function d(tau) (here from an FFT cross-correlation and
-running energies), cumulative mean normalised difference d'(tau), absolute threshold (first local minimum of
-d' below `threshold`), then sub-sample refinement. Parabolic interpolation alone is biased by up to ~10
-cents for high notes with many partials (the dip of d is not a parabola), so the lag is refined by Newton
-steps on a band-limited d(tau): the cross-correlation is evaluated at fractional lags straight from its
-spectrum. Frames whose d' never dips below the threshold are unvoiced (NaN).
+YIN (de Cheveigné & Kawahara 2002): difference function d(tau) (from an FFT cross-correlation and running
+energies), cumulative mean normalised difference d'(tau), absolute threshold (first local minimum of d'
+below `threshold`), sub-sample refinement. Frames whose d' never dips below the threshold are unvoiced (NaN).
+Beyond the paper, for real instrument notes (FluidR3 GM: piano, strings, brass, winds, plucked):
+- dips are compared at their parabolic vertex (integer-lag values are biased for short periods);
+- best local estimate: a much deeper dip up to 2.2x after the first is taken (octave-up errors when the 2nd
+  harmonic dominates; piano unison detuning leaves a shallow dip a semitone short of the period);
+- an octave pass re-reads frames an octave away from their neighbourhood's median pitch (cf. pYIN's HMM);
+- the lag is refined by Newton steps on a band-limited d(tau), the cross-correlation evaluated at fractional
+  lags from its spectrum: parabolic interpolation alone is off by up to ~10 cents for high, rich notes.
+The FFTs run in numpy; everything per frame after them is one numba kernel (nogil).
 """
 
 from __future__ import annotations
 
 import warnings
 
+import numba
 import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 
@@ -26,6 +32,8 @@ _DEEPER_MARGIN = 0.02
 _SEARCH_SPAN = 2.2
 # Octave pass: deepest d' accepted at the lag the neighbouring frames imply.
 _OCTAVE_MAX_DEPTH = 0.35
+# Newton steps on the band-limited difference function (quadratic convergence from the parabola's lag).
+_NEWTON_STEPS = 3
 # Frames processed per vectorised chunk: bounds memory at ~chunk * fft_size * 16 bytes.
 _CHUNK_FRAMES = 256
 
@@ -61,95 +69,184 @@ def _centred_frames(x: np.ndarray, hop_length: int, frame_length: int) -> np.nda
     return np.lib.stride_tricks.sliding_window_view(xp, frame_length)[::hop_length][:n_frames]
 
 
-class _Analysis:
-    """Difference-function quantities of a chunk of frames [n, L] (all float64).
+@numba.njit(nogil=True, cache=True)
+def _depth_at(cmnd: np.ndarray, tau: int) -> float:
+    """d' at the parabolic vertex through (tau-1, tau, tau+1), or d'(tau) if not convex; >= 0."""
+    left, c, right = cmnd[tau - 1], cmnd[tau], cmnd[tau + 1]
+    curv = left - 2.0 * c + right
+    v = c - (left - right) ** 2 / (8.0 * curv) if curv > 0.0 else c
+    return max(v, 0.0)
 
-    cross: spectrum of r(tau) [n, n_fft//2+1]; energy: e(tau) [n, tau_max+2]; depth: d' at each dip's
-    parabolic vertex for lags tau_min..tau_max [n, span] (d' itself off-dip); is_min: local minima of d';
-    power: mean square of the integration window [n].
+
+@numba.njit(nogil=True, cache=True)
+def _refine_lag(d: np.ndarray, energy: np.ndarray, cross: np.ndarray, k: int, n_fft: int) -> float:
+    """Fractional lag of the dip of d at integer lag k: a parabola on d, then Newton steps on a
+    band-limited d(tau) = e(0) + e(tau) - 2 r(tau), r from its spectrum `cross` [n_fft//2+1] (real inverse
+    DFT at fractional tau), e interpolated quadratically from its integer samples."""
+    y0, y1, y2 = d[k - 1], d[k], d[k + 1]
+    den = y0 - 2.0 * y1 + y2
+    shift = 0.5 * (y0 - y2) / den if den > 0.0 else 0.0
+    shift = min(max(shift, -1.0), 1.0)
+    start = k + shift
+    tau = start
+    n_bins = cross.shape[0]
+    w0 = 2.0 * np.pi / n_fft
+    for _ in range(_NEWTON_STEPS):
+        # r'(tau) and r''(tau) of r(tau) = sum_b wt_b Re(C_b e^{i w_b tau}); phasor by rotation
+        rot_re, rot_im = np.cos(w0 * tau), np.sin(w0 * tau)
+        p_re, p_im = 1.0, 0.0
+        r1 = 0.0
+        r2 = 0.0
+        for b in range(n_bins):
+            wt = 1.0 if (b == 0 or (b == n_bins - 1 and n_fft % 2 == 0)) else 2.0
+            z_re = cross[b].real * p_re - cross[b].imag * p_im
+            z_im = cross[b].real * p_im + cross[b].imag * p_re
+            om = w0 * b
+            r1 -= wt * om * z_im
+            r2 -= wt * om * om * z_re
+            p_re, p_im = p_re * rot_re - p_im * rot_im, p_re * rot_im + p_im * rot_re
+        r1 /= n_fft
+        r2 /= n_fft
+        kk = int(np.floor(tau))
+        frac = tau - kk
+        e0, e1, e2 = energy[kk - 1], energy[kk], energy[kk + 1]
+        e_d2 = e0 - 2.0 * e1 + e2
+        e_d1 = 0.5 * (e2 - e0) + e_d2 * frac
+        g = e_d1 - 2.0 * r1
+        h = e_d2 - 2.0 * r2
+        step = -g / h if h > 0.0 else 0.0
+        tau = tau + min(max(step, -0.5), 0.5)
+        tau = min(max(tau, 1.0), energy.shape[0] - 2.0)
+    # A Newton run that wandered off the integer minimum's basin keeps the parabolic estimate.
+    return tau if abs(tau - k) <= 1.0 else start
+
+
+@numba.njit(nogil=True, cache=True)
+def _yin_kernel(
+    frames, r, cross, tau_min, tau_max, win, n_fft, threshold, expected_lag, sample_rate, f0_out, conf_out
+):
+    """YIN per frame, after the FFTs. frames [n, L]; r [n, >= tau_max + 2] cross-correlation
+    r(tau) = sum_j b[j] b[j + tau] over the integration window; cross [n, n_fft//2+1] its spectrum.
+
+    expected_lag [n]: <= 0 for the normal search (first dip of d' below threshold, or a much deeper dip
+    up to _SEARCH_SPAN x later); > 0 to take the deepest dip within +-8% of that lag if its d' is below
+    _OCTAVE_MAX_DEPTH (frames left unchanged otherwise). Writes f0_out (NaN unvoiced) and conf_out.
     """
-
-    def __init__(self, frames: np.ndarray, tau_min: int, tau_max: int, win: int, n_fft: int):
-        n = frames.shape[0]
-        spec_b = rfft(frames, n=n_fft, axis=-1)
-        spec_a = rfft(frames[:, :win], n=n_fft, axis=-1)
-        self.cross = spec_b * np.conj(spec_a)  # r(tau) = sum_j a[j] b[j + tau]
-        r = irfft(self.cross, n=n_fft, axis=-1)[:, :tau_max + 2]
-        sq = np.concatenate([np.zeros((n, 1)), np.cumsum(frames * frames, axis=-1)], axis=-1)
-        taus = np.arange(tau_max + 2)
-        self.energy = sq[:, taus + win] - sq[:, taus]  # e(tau) = sum_{j=tau}^{tau+win-1} b[j]^2
-        d = np.maximum(self.energy[:, :1] + self.energy - 2.0 * r, 0.0)
-        # Cumulative mean normalised difference d'(tau) = d(tau) * tau / sum_{k=1..tau} d(k), d'(0) = 1.
-        csum = np.cumsum(d[:, 1:], axis=-1)
-        cmnd = np.ones_like(d)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cmnd[:, 1:] = d[:, 1:] * taus[1:] / csum
-        cmnd[~np.isfinite(cmnd)] = 1.0
-        lo, hi = tau_min, tau_max  # candidate lags, inclusive; both neighbours of each exist in cmnd
-        c, left, right = cmnd[:, lo:hi + 1], cmnd[:, lo - 1:hi], cmnd[:, lo + 1:hi + 2]
-        self.is_min = (c <= left) & (c < right)
-        # Depth of each dip at its parabolic vertex: integer-lag values are biased for short periods (a
-        # 1.5 kHz period of 29.4 samples can read d'(29) several times d'(59) from where samples fall).
-        curv = left - 2.0 * c + right
-        with np.errstate(divide="ignore", invalid="ignore"):
-            depth = np.where(self.is_min & (curv > 0), c - (left - right) ** 2 / (8.0 * curv), c)
-        self.depth = np.maximum(depth, 0.0)
-        self.d = d
-        self.tau_min = tau_min
-        self.n_fft = n_fft
-        self.power = sq[:, win] / win
-
-    def lag(self, rows: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """Fractional lag [len(rows)] of the dips at integer lags k: parabola on d, then Newton steps."""
-        d = self.d
-        y0, y1, y2 = d[rows, k - 1], d[rows, k], d[rows, k + 1]
-        den = y0 - 2.0 * y1 + y2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shift = np.clip(np.where(den > 0, 0.5 * (y0 - y2) / den, 0.0), -1.0, 1.0)
-        tau = k + shift
-        refined = _refine_lag(self.cross[rows], tau.copy(), self.energy[rows], self.n_fft)
-        # A Newton step that wandered off the integer minimum's basin keeps the parabolic estimate.
-        return np.where(np.abs(refined - k) <= 1.0, refined, tau)
-
-
-def _yin_chunk(frames: np.ndarray, sample_rate: int, tau_min: int, tau_max: int, win: int,
-               n_fft: int, threshold: float):
-    """YIN on a chunk of frames [n, L]: returns (f0_hz [n], confidence [n]) float64."""
-    an = _Analysis(frames, tau_min, tau_max, win, n_fft)
     n = frames.shape[0]
-    depth, is_min = an.depth, an.is_min
-    below = is_min & (depth < threshold)
-    has = below.any(axis=-1)
-    first = np.argmax(below, axis=-1)
-    rows = np.arange(n)
-    # Best local estimate. The first dip below threshold can sit short of the period: at T/2 when the
-    # 2nd harmonic dominates (strings, organ), or ~1 semitone short for detuned unison piano strings. A
-    # dip up to 2.2x later that is much deeper (under half, and 0.02 lower) is taken instead; a signal
-    # truly periodic at the first lag has equally deep dips at its multiples, so it keeps the first.
-    span = np.arange(depth.shape[1])
-    window = is_min & (span >= first[:, None]) & (span < _SEARCH_SPAN * (first[:, None] + tau_min) - tau_min)
-    deepest = np.argmin(np.where(window, depth, np.inf), axis=-1)
-    c_first, c_deep = depth[rows, first], depth[rows, deepest]
-    better = (c_deep < _DEEPER_RATIO * c_first) & (c_first - c_deep > _DEEPER_MARGIN)
-    j = np.where(better, deepest, first)
-    conf = np.clip(1.0 - depth[rows, j], 0.0, 1.0)
-    voiced = has & (an.power > _SILENCE_POWER)
-    f0 = np.full(n, np.nan)
-    if voiced.any():
-        v = np.flatnonzero(voiced)
-        f0[v] = sample_rate / an.lag(v, tau_min + j[v])
-    conf = np.where(an.power > _SILENCE_POWER, conf, 0.0)
-    return f0, conf
+    m = tau_max + 2
+    energy = np.empty(m)
+    d = np.empty(m)
+    cmnd = np.empty(m)
+    for i in range(n):
+        b = frames[i]
+        e = 0.0
+        for j in range(win):
+            e += b[j] * b[j]
+        energy[0] = e
+        for tau in range(1, m):  # e(tau) = sum_{j=tau}^{tau+win-1} b[j]^2, updated as the window slides
+            e += b[tau + win - 1] * b[tau + win - 1] - b[tau - 1] * b[tau - 1]
+            energy[tau] = e
+        power = energy[0] / win
+        silent = power <= _SILENCE_POWER
+        if expected_lag[i] <= 0.0:
+            f0_out[i] = np.nan
+            conf_out[i] = 0.0
+        if silent:
+            continue
+        # Cumulative mean normalised difference d'(tau) = d(tau) * tau / sum_{k=1..tau} d(k), d'(0) = 1.
+        d[0] = 0.0
+        cmnd[0] = 1.0
+        csum = 0.0
+        for tau in range(1, m):
+            v = energy[0] + energy[tau] - 2.0 * r[i, tau]
+            d[tau] = v if v > 0.0 else 0.0
+            csum += d[tau]
+            cmnd[tau] = d[tau] * tau / csum if csum > 0.0 else 1.0
+        best = -1
+        best_depth = np.inf
+        if expected_lag[i] > 0.0:
+            lo_lag = max(tau_min, int(np.ceil(expected_lag[i] * 0.92)))
+            hi_lag = min(tau_max, int(np.floor(expected_lag[i] * 1.08)))
+            for tau in range(lo_lag, hi_lag + 1):
+                if cmnd[tau] <= cmnd[tau - 1] and cmnd[tau] < cmnd[tau + 1]:
+                    dep = _depth_at(cmnd, tau)
+                    if dep < best_depth:
+                        best, best_depth = tau, dep
+            if best < 0 or best_depth >= _OCTAVE_MAX_DEPTH:
+                continue
+        else:
+            first = -1
+            first_depth = 1.0
+            for tau in range(tau_min, tau_max + 1):
+                if cmnd[tau] <= cmnd[tau - 1] and cmnd[tau] < cmnd[tau + 1]:
+                    dep = _depth_at(cmnd, tau)
+                    if dep < threshold:
+                        first, first_depth = tau, dep
+                        break
+            if first < 0:
+                conf_out[i] = max(0.0, 1.0 - np.min(cmnd[tau_min : tau_max + 1]))
+                continue
+            # Best local estimate. The first dip below threshold can sit short of the period: at T/2
+            # when the 2nd harmonic dominates (strings, organ), or ~1 semitone short for detuned unison
+            # piano strings. A dip up to 2.2x later that is much deeper (under half, and 0.02 lower) is
+            # taken instead; a signal truly periodic at the first lag has equally deep dips at its
+            # multiples, so it keeps the first.
+            best, best_depth = first, first_depth
+            limit = min(tau_max, int(_SEARCH_SPAN * first))
+            for tau in range(first + 1, limit):
+                if cmnd[tau] <= cmnd[tau - 1] and cmnd[tau] < cmnd[tau + 1]:
+                    dep = _depth_at(cmnd, tau)
+                    if dep < best_depth:
+                        best, best_depth = tau, dep
+            if not (best_depth < _DEEPER_RATIO * first_depth and first_depth - best_depth > _DEEPER_MARGIN):
+                best, best_depth = first, first_depth
+        tau_hat = _refine_lag(d, energy, cross[i], best, n_fft)
+        f0_out[i] = sample_rate / tau_hat
+        conf_out[i] = min(max(1.0 - best_depth, 0.0), 1.0)
 
 
-def _octave_pass(f0: np.ndarray, conf: np.ndarray, frames: np.ndarray, sample_rate: int, tau_min: int,
-                 tau_max: int, win: int, n_fft: int, half_window: int) -> None:
+class _Yin:
+    """Sizes and the FFT front end shared by the main pass and the octave pass."""
+
+    def __init__(
+        self, sample_rate: int, tau_min: int, tau_max: int, win: int, frame_length: int, threshold: float
+    ):
+        self.sample_rate = float(sample_rate)
+        self.tau_min, self.tau_max, self.win = tau_min, tau_max, win
+        self.n_fft = next_fast_len(frame_length)
+        self.threshold = float(threshold)
+
+    def run(self, frames: np.ndarray, expected_lag: np.ndarray, f0: np.ndarray, conf: np.ndarray) -> None:
+        """frames [n, L] -> f0/conf [n] in place (see `_yin_kernel`)."""
+        frames = np.ascontiguousarray(frames, dtype=np.float64)
+        spec_b = rfft(frames, n=self.n_fft, axis=-1)
+        spec_a = rfft(frames[:, : self.win], n=self.n_fft, axis=-1)
+        cross = spec_b * np.conj(spec_a)  # r(tau) = sum_j a[j] b[j + tau]
+        r = np.ascontiguousarray(irfft(cross, n=self.n_fft, axis=-1)[:, : self.tau_max + 2])
+        _yin_kernel(
+            frames,
+            r,
+            cross,
+            self.tau_min,
+            self.tau_max,
+            self.win,
+            self.n_fft,
+            self.threshold,
+            np.ascontiguousarray(expected_lag, dtype=np.float64),
+            self.sample_rate,
+            f0,
+            conf,
+        )
+
+
+def _octave_pass(yin: _Yin, f0: np.ndarray, conf: np.ndarray, frames: np.ndarray, half_window: int) -> None:
     """Fix isolated octave errors in place (a light stand-in for pYIN's HMM).
 
     A voiced frame one octave (+-0.1) away from the median log-f0 of the voiced frames within
-    +-half_window frames is re-read at the dip nearest the median's lag (within +-8%), if that dip's
-    d' < _OCTAVE_MAX_DEPTH. Octave-up errors (first dip at T/2) always have a deep dip at T; octave-down
-    errors (plain YIN in some attacks, where d'(T) only just misses the threshold) need one below 0.35.
+    +-half_window frames (at least 3 of them) is re-read at the dip nearest the median's lag (within
+    +-8%), if that dip's d' < _OCTAVE_MAX_DEPTH. Octave-up errors (first dip at T/2) always have a deep
+    dip at T; octave-down errors (plain YIN in some attacks, where d'(T) only just misses the threshold)
+    need one below 0.35.
     """
     logf = np.log2(f0)
     pad = np.pad(logf, half_window, constant_values=np.nan)
@@ -158,72 +255,25 @@ def _octave_pass(f0: np.ndarray, conf: np.ndarray, frames: np.ndarray, sample_ra
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods (silence) give NaN
         med = np.nanmedian(neigh, axis=-1)
-    dev = logf - med
-    flag = (~np.isnan(logf)) & (count >= 3) & (np.abs(np.abs(dev) - 1.0) < 0.1)
+    flag = (~np.isnan(logf)) & (count >= 3) & (np.abs(np.abs(logf - med) - 1.0) < 0.1)
     idx = np.flatnonzero(flag)
-    if len(idx) == 0:
-        return
     for s in range(0, len(idx), _CHUNK_FRAMES):
-        _octave_fix(f0, conf, frames, idx[s:s + _CHUNK_FRAMES], med, sample_rate, tau_min, tau_max, win,
-                    n_fft)
+        sel = idx[s : s + _CHUNK_FRAMES]
+        f, c = f0[sel], conf[sel]
+        yin.run(frames[sel], yin.sample_rate / 2.0 ** med[sel], f, c)
+        f0[sel], conf[sel] = f, c
 
 
-def _octave_fix(f0, conf, frames, idx, med, sample_rate, tau_min, tau_max, win, n_fft) -> None:
-    """Re-read frames idx at the dip nearest the lag of their neighbourhood's median log2-f0 `med`."""
-    an = _Analysis(np.ascontiguousarray(frames[idx]), tau_min, tau_max, win, n_fft)
-    expected = sample_rate / 2.0 ** med[idx] - tau_min  # in depth-column units
-    span = np.arange(an.depth.shape[1])
-    near = an.is_min & (np.abs(span - expected[:, None]) <= 0.08 * (expected[:, None] + tau_min))
-    cand = np.where(near, an.depth, np.inf)
-    j = np.argmin(cand, axis=-1)
-    rows = np.arange(len(idx))
-    ok = cand[rows, j] < _OCTAVE_MAX_DEPTH
-    if not ok.any():
-        return
-    rows, j = rows[ok], j[ok]
-    f0[idx[ok]] = sample_rate / an.lag(rows, tau_min + j)
-    conf[idx[ok]] = np.clip(1.0 - an.depth[rows, j], 0.0, 1.0)
-
-
-def _refine_lag(cross: np.ndarray, tau: np.ndarray, energy: np.ndarray, n_fft: int,
-                n_iter: int = 3) -> np.ndarray:
-    """Newton steps minimising d(tau) = e(0) + e(tau) - 2 r(tau) over fractional tau.
-
-    r(tau) is evaluated band-limited from its spectrum `cross` ([n, n_fft//2+1]); e(tau) varies slowly and
-    is interpolated quadratically from its integer samples. Only bins carrying energy matter, so the sums run
-    over all bins (n_fft/2 complex multiplies per frame and step: cheap beside the FFTs).
-    """
-    n_bins = cross.shape[1]
-    omega = 2.0 * np.pi * np.arange(n_bins) / n_fft
-    # Real inverse DFT weights: bins 1..N/2-1 count twice.
-    w = np.full(n_bins, 2.0 / n_fft)
-    w[0] = 1.0 / n_fft
-    if n_fft % 2 == 0:
-        w[-1] = 1.0 / n_fft
-    cw = cross * w
-    rows = np.arange(len(tau))
-    for _ in range(n_iter):
-        ph = np.exp(1j * np.outer(tau, omega))
-        z = cw * ph
-        # r = Re sum z; r' = Re sum i w z; r'' = -Re sum w^2 z
-        r1 = -(z.imag @ omega)
-        r2 = -(z.real @ (omega * omega))
-        k = np.floor(tau).astype(np.int64)
-        frac = tau - k
-        e0, e1, e2 = energy[rows, k - 1], energy[rows, k], energy[rows, k + 1]
-        # quadratic through (k-1, k, k+1): first and second derivatives at tau
-        e_d2 = e0 - 2.0 * e1 + e2
-        e_d1 = 0.5 * (e2 - e0) + e_d2 * frac
-        g = e_d1 - 2.0 * r1
-        h = e_d2 - 2.0 * r2
-        step = np.where(h > 0, -g / np.where(h > 0, h, 1.0), 0.0)
-        tau = np.clip(tau + np.clip(step, -0.5, 0.5), 1.0, energy.shape[1] - 2.0)
-    return tau
-
-
-def estimate_f0(x: np.ndarray, sample_rate: int, hop_length: int, fmin_hz: float = 40.0,
-                fmax_hz: float = 2000.0, frame_length: int | None = None,
-                threshold: float = 0.15, octave_window_s: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def estimate_f0(
+    x: np.ndarray,
+    sample_rate: int,
+    hop_length: int,
+    fmin_hz: float = 40.0,
+    fmax_hz: float = 2000.0,
+    frame_length: int | None = None,
+    threshold: float = 0.15,
+    octave_window_s: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
     """YIN fundamental frequency per centred frame.
 
     x: mono signal [n_samples], float. sample_rate: Hz. hop_length: samples between frames (frame t centred
@@ -233,8 +283,9 @@ def estimate_f0(x: np.ndarray, sample_rate: int, hop_length: int, fmin_hz: float
     octave_window_s: half-width in seconds of the neighbourhood whose median pitch corrects isolated
     octave errors (`_octave_pass`); 0 disables it (frames are then independent). Octave leaps shorter
     than this that sit between notes an octave away can be pulled to their neighbours' octave.
-    Returns (f0_hz float32 [n_frames], NaN where unvoiced or silent; confidence float32 [n_frames] in 0..1,
-    1 - d'(tau) at the chosen lag, 0 for silence), n_frames = 1 + n_samples // hop_length.
+    Returns (f0_hz float32 [n_frames], NaN where unvoiced or silent; confidence float32 [n_frames] in 0..1:
+    periodicity 1 - d' at the chosen dip, for unvoiced frames 1 - the smallest d' in range, 0 for
+    silence), n_frames = 1 + n_samples // hop_length.
     Real-time safe: no (allocates).
     """
     x = np.asarray(x, dtype=np.float64)
@@ -250,20 +301,22 @@ def estimate_f0(x: np.ndarray, sample_rate: int, hop_length: int, fmin_hz: float
         frame_length = default_frame_length(sample_rate, fmin_hz)
     win = frame_length - tau_max - 2
     if win < tau_max:
-        raise ValueError(f"frame_length {frame_length} too short for fmin_hz {fmin_hz}: need at least "
-                         f"{2 * tau_max + 2} samples")
-    n_fft = next_fast_len(frame_length)
+        raise ValueError(
+            f"frame_length {frame_length} too short for fmin_hz {fmin_hz}: need at least "
+            f"{2 * tau_max + 2} samples"
+        )
+    yin = _Yin(sample_rate, tau_min, tau_max, win, frame_length, threshold)
     frames = _centred_frames(x, hop_length, frame_length)
     n_frames = frames.shape[0]
     f0 = np.empty(n_frames)
     conf = np.empty(n_frames)
+    none = np.zeros(_CHUNK_FRAMES)
     for s in range(0, n_frames, _CHUNK_FRAMES):
         e = min(n_frames, s + _CHUNK_FRAMES)
-        f0[s:e], conf[s:e] = _yin_chunk(np.ascontiguousarray(frames[s:e]), sample_rate, tau_min, tau_max,
-                                        win, n_fft, threshold)
+        yin.run(frames[s:e], none[: e - s], f0[s:e], conf[s:e])
     half_window = int(round(octave_window_s * sample_rate / hop_length))
     if half_window >= 1:
-        _octave_pass(f0, conf, frames, sample_rate, tau_min, tau_max, win, n_fft, half_window)
+        _octave_pass(yin, f0, conf, frames, half_window)
     return f0.astype(np.float32), conf.astype(np.float32)
 
 
