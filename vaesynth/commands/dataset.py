@@ -23,14 +23,14 @@ def register(sub):
         "spec",
         metavar="SPEC",
         help="audio folder (wav/flac/aiff/ogg, recursive), toy:harmonic|richness|additive4|fm5, "
-        "sf2:PATH (sf2:default = FluidR3 GM)",
+        "sf2:PATH (sf2:default = FluidR3 GM), or an .npz this command wrote",
     )
     p.add_argument("--out", required=True, metavar="FILE.npz", help="file to write")
     p.add_argument(
         "--sample-rate",
         type=int,
         metavar="HZ",
-        help="analysis sample rate; audio is resampled to it (default 44100, toy sets their own)",
+        help="analysis sample rate; audio is resampled to it (default 44100)",
     )
     p.add_argument("--n-fft", type=int, metavar="N", help="FFT size in samples (default 2048)")
     p.add_argument("--hop-length", type=int, metavar="N", help="samples between frames (default 512)")
@@ -41,7 +41,7 @@ def register(sub):
         "--size",
         type=int,
         metavar="N",
-        help="toy: number of sounds/frames (see the toy set); sf2: number of notes drawn from the "
+        help="toy: number of frames; sf2: number of notes drawn from the "
         "program x note x velocity grid (default: the whole grid)",
     )
     p.add_argument(
