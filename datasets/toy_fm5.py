@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from vaesynth.datasets import toy_render as tr
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.filters import ladder_coefficient, ladder_max_feedback, ladder_pole_radius, moog_ladder
@@ -95,15 +95,19 @@ def fm_voices(carriers, ratio, index, start_sample, sample_rate, out):
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _render_kernel(carriers, ratio, index, g, feedback, preroll, sample_rate, out):
+    # One sound after another: FM voices from `preroll` samples before the frame, then the ladder from rest.
     n_out = out.shape[1]
-    for s in prange(carriers.shape[0]):
+    x_buf = np.empty(preroll.max() + n_out)
+    y_buf = np.empty_like(x_buf)
+    state = np.empty(4)
+    for s in range(carriers.shape[0]):
         n_total = preroll[s] + n_out
-        x = np.empty(n_total)
+        x, y = x_buf[:n_total], y_buf[:n_total]
         fm_voices(carriers[s], ratio[s], index[s], -preroll[s], sample_rate, x)
-        y = np.empty(n_total)
-        moog_ladder(x, g[s], feedback[s], np.zeros(4), y)
+        state[:] = 0.0
+        moog_ladder(x, g[s], feedback[s], state, y)
         out[s, :] = y[preroll[s] :]
     return out
 
