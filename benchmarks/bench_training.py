@@ -31,14 +31,21 @@ def synthetic(n_frames: int, seed: int = 0):
         slope = rng.uniform(3, 12)
         for k in range(1, 40):
             d = bins - k * 110.0 / config.bin_hz
-            frames[i] += 10 ** (-slope * np.log2(k) / 20) * np.where(np.abs(d) < 2, 0.5 + 0.5 * np.cos(np.pi * d / 2), 0)
-    return Dataset(frames, config, f0_hz=np.full(n_frames, 110.0, np.float32), groups=np.arange(n_frames) // 8,
-                   name="synthetic")
+            frames[i] += 10 ** (-slope * np.log2(k) / 20) * np.where(
+                np.abs(d) < 2, 0.5 + 0.5 * np.cos(np.pi * d / 2), 0
+            )
+    return Dataset(
+        frames,
+        config,
+        f0_hz=np.full(n_frames, 110.0, np.float32),
+        groups=np.arange(n_frames) // 8,
+        name="synthetic",
+    )
 
 
 def bench_steps(cfg, dataset, n_steps: int) -> list[float]:
-    from vaesynth.training.trainer import LossModule, prepare
     from vaesynth.models.vae import build_model
+    from vaesynth.training.trainer import LossModule, prepare
 
     prepared = prepare(cfg, dataset, torch.device("cpu"))
     torch.manual_seed(0)
@@ -62,17 +69,23 @@ def bench_steps(cfg, dataset, n_steps: int) -> list[float]:
 
 
 def bench_decode(model, prepared, n_calls: int = 2000) -> list[float]:
-    from vaesynth.models.checkpoint import to_plain, to_numpy_tree
+    from vaesynth.models.checkpoint import to_numpy_tree, to_plain
     from vaesynth.models.instrument import Instrument
     from vaesynth.models.pca import LatentPCA
     from vaesynth.training.trainer import posterior_means
 
-    mu = posterior_means(model, prepared.x_train[:512], None if prepared.c_train is None else prepared.c_train[:512])
-    ck = {"model_config": prepared.model_config.to_dict(), "model_state": model.state_dict(),
-          "codec": to_numpy_tree(to_plain(prepared.codec.state_dict())),
-          "pca": to_numpy_tree(to_plain(LatentPCA.fit(mu.double().numpy()).to_state())),
-          "spectral_config": prepared.dataset.config.to_dict(), "f_ref_hz": prepared.model_config.f_ref_hz,
-          "complete": True}
+    mu = posterior_means(
+        model, prepared.x_train[:512], None if prepared.c_train is None else prepared.c_train[:512]
+    )
+    ck = {
+        "model_config": prepared.model_config.to_dict(),
+        "model_state": model.state_dict(),
+        "codec": to_numpy_tree(to_plain(prepared.codec.state_dict())),
+        "pca": to_numpy_tree(to_plain(LatentPCA.fit(mu.double().numpy()).to_state())),
+        "spectral_config": prepared.dataset.config.to_dict(),
+        "f_ref_hz": prepared.model_config.f_ref_hz,
+        "complete": True,
+    }
     inst = Instrument(ck, None, num_threads=1)
     z = np.zeros(inst.latent_dim, np.float32)
     times = []
@@ -102,18 +115,26 @@ def main():
         dataset = load_dataset(args.data, progress=False)
     else:
         dataset = synthetic(2048)
-    print(f"data {dataset.name}: {dataset.n_frames} frames x {dataset.config.n_bins} bins; torch threads "
-          f"{torch.get_num_threads()}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'arch':10} {'batch':>5} {'ms/step':>8} {'steps/s':>8} {'decode med us':>14} {'decode p99 us':>14}")
+    print(
+        f"data {dataset.name}: {dataset.n_frames} frames x {dataset.config.n_bins} bins; torch threads "
+        f"{torch.get_num_threads()}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"{'arch':10} {'batch':>5} {'ms/step':>8} {'steps/s':>8} {'decode med us':>14} {'decode p99 us':>14}"
+    )
     for arch in args.archs.split(","):
-        cfg = TrainConfig(data=dataset.name, out="unused.pt", arch=arch, batch_size=args.batch_size, quiet=True)
+        cfg = TrainConfig(
+            data=dataset.name, out="unused.pt", arch=arch, batch_size=args.batch_size, quiet=True
+        )
         threads = torch.get_num_threads()
         times, model, prepared = bench_steps(cfg, dataset, args.steps)
         dec = bench_decode(model, prepared)
         torch.set_num_threads(threads)  # the Instrument set one thread for decoding
         med = float(np.median(times)) * 1e3
-        print(f"{arch:10} {args.batch_size:5d} {med:8.1f} {1e3 / med:8.1f} {np.median(dec) * 1e6:14.0f} "
-              f"{np.percentile(dec, 99) * 1e6:14.0f}")
+        print(
+            f"{arch:10} {args.batch_size:5d} {med:8.1f} {1e3 / med:8.1f} {np.median(dec) * 1e6:14.0f} "
+            f"{np.percentile(dec, 99) * 1e6:14.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def to_plain(obj: Any) -> Any:
         return [to_plain(v) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
-    raise TypeError(f"cannot store a {type(obj).__name__} in a checkpoint (plain tensors and containers only)")
+    raise TypeError(
+        f"cannot store a {type(obj).__name__} in a checkpoint (plain tensors and containers only)"
+    )
 
 
 def to_numpy_tree(obj: Any) -> Any:
@@ -135,12 +137,18 @@ def load_checkpoint(path: str | Path) -> dict:
     except pickle.UnpicklingError:
         # weights_only refuses every global that is not a tensor/container type: this is where a pickle
         # that carries code (or any foreign object) ends up, unexecuted.
-        raise UserError(f"{path} is not a vaesynth checkpoint (not plain tensor data; pickled objects and "
-                        "code are never loaded)") from None
+        raise UserError(
+            f"{path} is not a vaesynth checkpoint (not plain tensor data; pickled objects and "
+            "code are never loaded)"
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, UnicodeDecodeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if "failed finding central directory" in msg or isinstance(e, EOFError) or "truncat" in msg.lower() \
-                or "failed reading" in msg:
+        if (
+            "failed finding central directory" in msg
+            or isinstance(e, EOFError)
+            or "truncat" in msg.lower()
+            or "failed reading" in msg
+        ):
             raise UserError(f"{path} is truncated or corrupt (not a complete vaesynth checkpoint)") from None
         raise UserError(f"{path} is not a vaesynth checkpoint ({msg[:120]})") from None
     except Exception:  # anything else the unpickler can raise on garbage input (KeyError on a text file)
@@ -151,8 +159,10 @@ def load_checkpoint(path: str | Path) -> dict:
     if not isinstance(version, int) or version < 1:
         raise UserError(f"{path} has an invalid checkpoint format version {version!r}")
     if version > FORMAT_VERSION:
-        raise UserError(f"{path} was written by a newer vaesynth (checkpoint format {version}; this release "
-                        f"reads up to {FORMAT_VERSION}): upgrade vaesynth")
+        raise UserError(
+            f"{path} was written by a newer vaesynth (checkpoint format {version}; this release "
+            f"reads up to {FORMAT_VERSION}): upgrade vaesynth"
+        )
     for key in ("model_config", "model_state", "codec", "spectral_config"):
         if key not in data:
             raise UserError(f"{path} is an incomplete vaesynth checkpoint (no {key})")

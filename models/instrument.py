@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from vaesynth.errors import UserError
 from vaesynth.models.checkpoint import load_checkpoint
 from vaesynth.models.config import ModelConfig
 from vaesynth.models.features import FrameCodec
 from vaesynth.models.pca import LatentPCA
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.protocol import Timbre
+
+from vaesynth.errors import UserError
 
 # Inputs beyond these are clamped: the decoder has never seen latents far outside the prior (N(0, 1)), and
 # the knob range is ±3 standard deviations of each PCA component.
@@ -53,8 +53,9 @@ class Instrument:
         from vaesynth.models.vae import build_model
 
         if checkpoint.get("pca") is None or not checkpoint.get("complete", False):
-            raise UserError(f"{path}: training has not finished (no PCA yet); finish it with "
-                            "`vaesynth train --resume`")
+            raise UserError(
+                f"{path}: training has not finished (no PCA yet); finish it with `vaesynth train --resume`"
+            )
         try:
             self.model_config = ModelConfig.from_dict(checkpoint["model_config"])
             self.codec = FrameCodec.from_state(checkpoint["codec"])
@@ -180,10 +181,11 @@ class Instrument:
         mus, logvars = [], []
         with torch.inference_mode():
             for start in range(0, mags.shape[0], ENCODE_BATCH):
-                f0 = None if f0_hz is None else f0_hz[start:start + ENCODE_BATCH]
-                x, cond = self.codec.to_model(mags[start:start + ENCODE_BATCH], f0)
-                mu, logvar = self.model.encode(torch.from_numpy(x),
-                                               None if cond is None else torch.from_numpy(cond))
+                f0 = None if f0_hz is None else f0_hz[start : start + ENCODE_BATCH]
+                x, cond = self.codec.to_model(mags[start : start + ENCODE_BATCH], f0)
+                mu, logvar = self.model.encode(
+                    torch.from_numpy(x), None if cond is None else torch.from_numpy(cond)
+                )
                 mus.append(mu.numpy())
                 logvars.append(logvar.numpy())
         if not mus:
@@ -216,7 +218,9 @@ def load_instrument(path: str | Path | None = None, num_threads: int | None = 1)
     if path is None:
         path = default_model_path()
         if not path.exists():
-            raise UserError(f"the bundled default model is missing ({path}); pass --model CKPT "
-                            "(train one with `vaesynth train`)")
+            raise UserError(
+                f"the bundled default model is missing ({path}); pass --model CKPT "
+                "(train one with `vaesynth train`)"
+            )
     path = Path(path)
     return Instrument(load_checkpoint(path), path, num_threads)

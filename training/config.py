@@ -8,8 +8,24 @@ from dataclasses import asdict, dataclass, fields, replace
 from vaesynth.errors import UserError
 
 # Fields that define the run (data, model, optimisation): a resumed run must keep them.
-FIXED_ON_RESUME = ("data", "size", "seed", "val_fraction", "batch_size", "lr", "arch", "latent_dim", "beta",
-                   "likelihood", "warmup_steps", "free_bits", "hidden", "pitch_mode", "f_ref_hz", "grad_clip")
+FIXED_ON_RESUME = (
+    "data",
+    "size",
+    "seed",
+    "val_fraction",
+    "batch_size",
+    "lr",
+    "arch",
+    "latent_dim",
+    "beta",
+    "likelihood",
+    "warmup_steps",
+    "free_bits",
+    "hidden",
+    "pitch_mode",
+    "f_ref_hz",
+    "grad_clip",
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,9 @@ class TrainConfig:
                 new = tuple(overrides[key]) if key == "hidden" else overrides[key]
                 if new != getattr(self, key):
                     flag = "--" + key.replace("_", "-").replace("warmup-steps", "warmup")
-                    raise UserError(f"{flag} {new} differs from the checkpoint's {getattr(self, key)}: "
-                                    "drop it to resume, or train a new model to another --out")
+                    raise UserError(
+                        f"{flag} {new} differs from the checkpoint's {getattr(self, key)}: "
+                        "drop it to resume, or train a new model to another --out"
+                    )
         free = {k: v for k, v in overrides.items() if k not in FIXED_ON_RESUME and v is not None}
         return replace(self, **free)

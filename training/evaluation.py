@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from vaesynth.errors import UserError
 from vaesynth.training import metrics
 from vaesynth.training.split import frame_groups, val_index_for
+
+from vaesynth.errors import UserError
 
 
 def canonical_spec(spec: str) -> str:
@@ -21,7 +21,7 @@ def canonical_spec(spec: str) -> str:
         if spec.startswith(prefix):
             return spec
     prefix = "sf2:" if spec.startswith("sf2:") else ""
-    path = spec[len(prefix):]
+    path = spec[len(prefix) :]
     try:
         return prefix + str(Path(path).expanduser().resolve())
     except (OSError, RuntimeError):
@@ -32,9 +32,9 @@ def canonical_spec(spec: str) -> str:
 class Selection:
     """The frames to evaluate/encode and how they were chosen."""
 
-    dataset: object       # vaesynth.datasets.Dataset (already subset for held-out evaluation)
-    held_out: bool        # True: only the groups the training run held out
-    description: str      # one line for humans and the JSON output
+    dataset: object  # vaesynth.datasets.Dataset (already subset for held-out evaluation)
+    held_out: bool  # True: only the groups the training run held out
+    description: str  # one line for humans and the JSON output
 
 
 def load_for_model(instrument, spec: str, progress: bool = True):
@@ -49,13 +49,17 @@ def load_for_model(instrument, spec: str, progress: bool = True):
     trained_spec = record.get("spec_resolved") or record.get("spec")
     is_training = trained_spec is not None and canonical_spec(spec) == canonical_spec(str(trained_spec))
     if is_training:
-        dataset = load_dataset(spec, seed=int(record.get("seed", 0)), size=record.get("size"), progress=progress)
+        dataset = load_dataset(
+            spec, seed=int(record.get("seed", 0)), size=record.get("size"), progress=progress
+        )
     else:
         dataset = load_dataset(spec, config=instrument.config, progress=progress)
     c, m = dataset.config, instrument.config
     if (c.sample_rate, c.n_fft, c.hop_length) != (m.sample_rate, m.n_fft, m.hop_length):
-        raise UserError(f"{spec} is analysed at {c.sample_rate} Hz, n_fft {c.n_fft}, hop {c.hop_length}; the "
-                        f"model needs {m.sample_rate} Hz, n_fft {m.n_fft}, hop {m.hop_length}")
+        raise UserError(
+            f"{spec} is analysed at {c.sample_rate} Hz, n_fft {c.n_fft}, hop {c.hop_length}; the "
+            f"model needs {m.sample_rate} Hz, n_fft {m.n_fft}, hop {m.hop_length}"
+        )
     if dataset.n_frames == 0:
         raise UserError(f"dataset {spec!r} has no frames")
     return dataset, is_training
@@ -70,12 +74,19 @@ def select_for_eval(instrument, spec: str, progress: bool = True) -> Selection:
         val_groups = np.asarray(record["val_groups"], dtype=np.int64)
         index = val_index_for(groups, val_groups)
         if index.size:
-            return Selection(dataset.subset(index), True,
-                             f"held-out split of the training data: {val_groups.size} sounds, {index.size} "
-                             f"frames (seed {record.get('seed')})")
+            return Selection(
+                dataset.subset(index),
+                True,
+                f"held-out split of the training data: {val_groups.size} sounds, {index.size} "
+                f"frames (seed {record.get('seed')})",
+            )
     if is_training:
-        return Selection(dataset, False, f"all {dataset.n_frames} frames (the training data changed since "
-                                         "training, so its held-out split cannot be recovered)")
+        return Selection(
+            dataset,
+            False,
+            f"all {dataset.n_frames} frames (the training data changed since "
+            "training, so its held-out split cannot be recovered)",
+        )
     return Selection(dataset, False, f"all {dataset.n_frames} frames of {spec} (not the training data)")
 
 
@@ -106,5 +117,7 @@ def evaluate(instrument, dataset) -> dict:
     if dataset.factors is not None and dataset.factors.shape[1] and dataset.n_frames >= 2:
         mean, per_factor = metrics.mig(mu, dataset.factors)
         result["mig"] = _json_float(mean)
-        result["mig_per_factor"] = {name: _json_float(v) for name, v in zip(dataset.factor_names, per_factor)}
+        result["mig_per_factor"] = {
+            name: _json_float(v) for name, v in zip(dataset.factor_names, per_factor, strict=True)
+        }
     return result

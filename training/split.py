@@ -29,8 +29,10 @@ def split_by_group(groups: np.ndarray, val_fraction: float, seed: int) -> tuple[
     """
     unique = np.unique(groups)
     if unique.size < 2:
-        raise UserError(f"the dataset has {unique.size} sound(s): need at least 2 so that one can be held out "
-                        "for validation (more files, or a larger --size)")
+        raise UserError(
+            f"the dataset has {unique.size} sound(s): need at least 2 so that one can be held out "
+            "for validation (more files, or a larger --size)"
+        )
     n_val = int(round(val_fraction * unique.size))
     n_val = min(max(n_val, 1), unique.size - 1)
     rng = np.random.default_rng(seed)
@@ -52,6 +54,8 @@ def check_sizes(n_frames: int, n_train: int, n_val: int, latent_dim: int, spec: 
         raise UserError(f"dataset {spec!r}: the validation split is empty")
     need = MIN_FRAMES_PER_LATENT_DIM * latent_dim
     if n_train < need:
-        raise UserError(f"dataset {spec!r} has {n_train} training frames for --latent-dim {latent_dim}: need at "
-                        f"least {need} ({MIN_FRAMES_PER_LATENT_DIM}x latent_dim); use more data or a smaller "
-                        "--latent-dim")
+        raise UserError(
+            f"dataset {spec!r} has {n_train} training frames for --latent-dim {latent_dim}: need at "
+            f"least {need} ({MIN_FRAMES_PER_LATENT_DIM}x latent_dim); use more data or a smaller "
+            "--latent-dim"
+        )

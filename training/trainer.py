@@ -23,20 +23,30 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-
-from vaesynth.errors import UserError
 from vaesynth.models.checkpoint import load_checkpoint, save_checkpoint, to_plain
 from vaesynth.models.config import ModelConfig
 from vaesynth.training.config import TrainConfig
 from vaesynth.training.split import check_sizes, frame_groups, split_by_group, val_index_for
 
-HISTORY_KEYS = ("epoch", "step", "beta", "train_loss", "train_recon", "train_kl", "val_loss", "val_recon",
-                "val_kl", "seconds")
+from vaesynth.errors import UserError
+
+HISTORY_KEYS = (
+    "epoch",
+    "step",
+    "beta",
+    "train_loss",
+    "train_recon",
+    "train_kl",
+    "val_loss",
+    "val_recon",
+    "val_kl",
+    "seconds",
+)
 ENCODE_BATCH = 4096
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" -> CUDA when present, else CPU; anything else as torch understands it."""
+    """ "auto" -> CUDA when present, else CPU; anything else as torch understands it."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -51,10 +61,21 @@ def resolve_device(device: str) -> torch.device:
 def model_config_for(cfg: TrainConfig, spectral, f_ref_hz: float) -> ModelConfig:
     """The ModelConfig of a run on data analysed with `spectral` (a SpectralConfig)."""
     try:
-        return ModelConfig(arch=cfg.arch, n_bins=spectral.n_bins, latent_dim=cfg.latent_dim, beta=cfg.beta,
-                           likelihood=cfg.likelihood, warmup_steps=cfg.warmup_steps, free_bits=cfg.free_bits,
-                           hidden=cfg.hidden, pitch_mode=cfg.pitch_mode, f_ref_hz=f_ref_hz,
-                           sample_rate=spectral.sample_rate, n_fft=spectral.n_fft, window=spectral.window)
+        return ModelConfig(
+            arch=cfg.arch,
+            n_bins=spectral.n_bins,
+            latent_dim=cfg.latent_dim,
+            beta=cfg.beta,
+            likelihood=cfg.likelihood,
+            warmup_steps=cfg.warmup_steps,
+            free_bits=cfg.free_bits,
+            hidden=cfg.hidden,
+            pitch_mode=cfg.pitch_mode,
+            f_ref_hz=f_ref_hz,
+            sample_rate=spectral.sample_rate,
+            n_fft=spectral.n_fft,
+            window=spectral.window,
+        )
     except ValueError as e:
         raise UserError(str(e).splitlines()[0]) from None
 
@@ -62,20 +83,21 @@ def model_config_for(cfg: TrainConfig, spectral, f_ref_hz: float) -> ModelConfig
 def as_tensor(x, device) -> torch.Tensor | None:
     if x is None:
         return None
-    return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x,
-                           dtype=torch.float32).to(device)
+    return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=torch.float32).to(
+        device
+    )
 
 
 @dataclass
 class Prepared:
     """A dataset cut into the training run's pieces (everything model-space on `device`)."""
 
-    dataset: object           # vaesynth.datasets.Dataset
-    train_index: np.ndarray   # int64 [n_train]
-    val_index: np.ndarray     # int64 [n_val]
-    val_groups: np.ndarray    # int64 held-out group ids
+    dataset: object  # vaesynth.datasets.Dataset
+    train_index: np.ndarray  # int64 [n_train]
+    val_index: np.ndarray  # int64 [n_val]
+    val_groups: np.ndarray  # int64 held-out group ids
     model_config: ModelConfig
-    codec: object             # FrameCodec fitted on the training split
+    codec: object  # FrameCodec fitted on the training split
     x_train: torch.Tensor
     c_train: torch.Tensor | None
     x_val: torch.Tensor
@@ -100,16 +122,26 @@ def prepare(cfg: TrainConfig, dataset, device, saved: dict | None = None) -> Pre
     else:
         f_ref_hz = cfg.f_ref_hz if cfg.f_ref_hz is not None else choose_f_ref_hz(train.f0_hz)
         model_cfg = model_config_for(cfg, dataset.config, f_ref_hz)
-        codec = FrameCodec.fit(train.magnitudes, train.f0_hz, model_cfg, dataset.config.sample_rate,
-                               dataset.config.n_fft)
+        codec = FrameCodec.fit(
+            train.magnitudes, train.f0_hz, model_cfg, dataset.config.sample_rate, dataset.config.n_fft
+        )
         # Through the checkpoint's plain types and back, so a fresh run, a resumed run and the Instrument
         # compute bit-identical model-space frames (a numpy float64 statistic would promote them to float64).
         codec = FrameCodec.from_state(to_plain(codec.state_dict()))
     x_train, c_train = codec.to_model(train.magnitudes, train.f0_hz)
     x_val, c_val = codec.to_model(val.magnitudes, val.f0_hz)
-    return Prepared(dataset, train_index, val_index, val_groups, model_cfg, codec,
-                    as_tensor(x_train, device), as_tensor(c_train, device),
-                    as_tensor(x_val, device), as_tensor(c_val, device))
+    return Prepared(
+        dataset,
+        train_index,
+        val_index,
+        val_groups,
+        model_cfg,
+        codec,
+        as_tensor(x_train, device),
+        as_tensor(c_train, device),
+        as_tensor(x_val, device),
+        as_tensor(c_val, device),
+    )
 
 
 class LossModule(nn.Module):
@@ -130,8 +162,8 @@ def posterior_means(model, x: torch.Tensor, cond: torch.Tensor | None) -> torch.
     model.eval()
     out = []
     for start in range(0, x.shape[0], ENCODE_BATCH):
-        c = None if cond is None else cond[start:start + ENCODE_BATCH]
-        out.append(model.encode(x[start:start + ENCODE_BATCH], c)[0].float().cpu())
+        c = None if cond is None else cond[start : start + ENCODE_BATCH]
+        out.append(model.encode(x[start : start + ENCODE_BATCH], c)[0].float().cpu())
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, model.cfg.latent_dim)
 
@@ -146,8 +178,8 @@ def validation_loss(model, x: torch.Tensor, cond: torch.Tensor | None, beta: flo
     with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
         torch.manual_seed(seed)
         for start in range(0, x.shape[0], ENCODE_BATCH):
-            xb = x[start:start + ENCODE_BATCH]
-            cb = None if cond is None else cond[start:start + ENCODE_BATCH]
+            xb = x[start : start + ENCODE_BATCH]
+            cb = None if cond is None else cond[start : start + ENCODE_BATCH]
             out = model.loss(xb, beta, cb)
             for k in sums:
                 sums[k] += float(out[k]) * xb.shape[0]
@@ -163,9 +195,18 @@ def dataset_record(cfg: TrainConfig, prepared: Prepared) -> dict:
     ds = prepared.dataset
     from vaesynth.training.evaluation import canonical_spec
 
-    return {"spec": cfg.data, "spec_resolved": canonical_spec(cfg.data), "name": ds.name, "size": cfg.size, "seed": cfg.seed, "n_frames": ds.n_frames,
-            "n_train_frames": int(prepared.train_index.size), "n_val_frames": int(prepared.val_index.size),
-            "val_groups": prepared.val_groups.astype(np.int64), "val_fraction": cfg.val_fraction}
+    return {
+        "spec": cfg.data,
+        "spec_resolved": canonical_spec(cfg.data),
+        "name": ds.name,
+        "size": cfg.size,
+        "seed": cfg.seed,
+        "n_frames": ds.n_frames,
+        "n_train_frames": int(prepared.train_index.size),
+        "n_val_frames": int(prepared.val_index.size),
+        "val_groups": prepared.val_groups.astype(np.int64),
+        "val_fraction": cfg.val_fraction,
+    }
 
 
 def build_payload(cfg, prepared, model, history, complete, pca=None, training=None) -> dict:
@@ -230,8 +271,9 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
     per_rank_batch = max(1, math.ceil(cfg.batch_size / world_size))
     from torch.utils.data.distributed import DistributedSampler
 
-    sampler = DistributedSampler(range(n_train), num_replicas=world_size, rank=rank, shuffle=True,
-                                 seed=cfg.seed, drop_last=False)
+    sampler = DistributedSampler(
+        range(n_train), num_replicas=world_size, rank=rank, shuffle=True, seed=cfg.seed, drop_last=False
+    )
     steps_per_epoch = math.ceil(len(sampler) / per_rank_batch)
     total_steps = steps_per_epoch * cfg.epochs
 
@@ -257,15 +299,22 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
     if world_size > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        loss_module = DistributedDataParallel(LossModule(model),
-                                              device_ids=[device.index] if device.type == "cuda" else None)
+        loss_module = DistributedDataParallel(
+            LossModule(model), device_ids=[device.index] if device.type == "cuda" else None
+        )
     else:
         loss_module = LossModule(model)
 
     def training_state(epoch: int, batch_in_epoch: int) -> dict:
-        return {"optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
-                "batch_in_epoch": batch_in_epoch, "epoch_sums": dict(sums), "torch_rng": torch.get_rng_state(),
-                "seconds": elapsed + (time.monotonic() - t_start)}
+        return {
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "epoch": epoch,
+            "batch_in_epoch": batch_in_epoch,
+            "epoch_sums": dict(sums),
+            "torch_rng": torch.get_rng_state(),
+            "seconds": elapsed + (time.monotonic() - t_start),
+        }
 
     def write(complete: bool, epoch: int, batch_in_epoch: int, pca=None, keep_training=True):
         training = training_state(epoch, batch_in_epoch) if keep_training else None
@@ -273,8 +322,16 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
 
     from tqdm import tqdm
 
-    bar = tqdm(total=total_steps, initial=step, file=sys.stderr, disable=cfg.quiet or not main,
-               unit="step", desc=f"train {Path(cfg.data).name or cfg.data}", dynamic_ncols=True, leave=True)
+    bar = tqdm(
+        total=total_steps,
+        initial=step,
+        file=sys.stderr,
+        disable=cfg.quiet or not main,
+        unit="step",
+        desc=f"train {Path(cfg.data).name or cfg.data}",
+        dynamic_ncols=True,
+        leave=True,
+    )
     postfix: dict[str, str] = {}
     t_start = time.monotonic()
     model.train()
@@ -306,8 +363,11 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
             if main:
                 bar.update(1)
                 if step % 10 == 0 or step == total_steps:
-                    postfix.update(recon=f"{float(result['recon'].detach()):.4g}",
-                                   kl=f"{float(result['kl'].detach()):.3g}", beta=f"{beta:.3g}")
+                    postfix.update(
+                        recon=f"{float(result['recon'].detach()):.4g}",
+                        kl=f"{float(result['kl'].detach()):.3g}",
+                        beta=f"{beta:.3g}",
+                    )
                     bar.set_postfix(postfix, refresh=False)
                 if step % cfg.checkpoint_every == 0:
                     # After the epoch's last batch this resumes into the epoch-end bookkeeping below,

@@ -6,13 +6,26 @@ import json
 
 import numpy as np
 import pytest
+from vaesynth.models.checkpoint import load_checkpoint
 
 from tests.training.synthetic import make_dataset, write_npz
 from vaesynth import cli
-from vaesynth.models.checkpoint import load_checkpoint
 
-TINY = ["--batch-size", "32", "--latent-dim", "4", "--arch", "mlp", "--hidden", "64,32", "--lr", "2e-3",
-        "--threads", "1", "--quiet"]
+TINY = [
+    "--batch-size",
+    "32",
+    "--latent-dim",
+    "4",
+    "--arch",
+    "mlp",
+    "--hidden",
+    "64,32",
+    "--lr",
+    "2e-3",
+    "--threads",
+    "1",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +68,16 @@ def test_train_cli_writes_a_complete_checkpoint_with_summary(trained, capsys, tm
 def test_eval_json_keys_and_trained_model_beats_untrained_on_lsd(trained, capsys):
     data, model, untrained = trained
     r = _eval(model, data, capsys)
-    for key in ("lsd_db", "spectral_convergence", "active_units", "pca_explained_variance", "mig",
-                "mig_per_factor", "kl_per_dim", "n_components_for"):
+    for key in (
+        "lsd_db",
+        "spectral_convergence",
+        "active_units",
+        "pca_explained_variance",
+        "mig",
+        "mig_per_factor",
+        "kl_per_dim",
+        "n_components_for",
+    ):
         assert key in r, key
     assert r["split"] == "held-out"
     ck = load_checkpoint(model)
@@ -101,8 +122,10 @@ def test_commands_refuse_a_foreign_model_in_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_text("not a model")
     data = write_npz(tmp_path, n_sounds=4)
-    for argv in (["eval", "--model", str(bad), "--data", str(data)],
-                 ["encode", "--model", str(bad), "--data", str(data), "--out", str(tmp_path / "x.npz")]):
+    for argv in (
+        ["eval", "--model", str(bad), "--data", str(data)],
+        ["encode", "--model", str(bad), "--data", str(data), "--out", str(tmp_path / "x.npz")],
+    ):
         capsys.readouterr()
         assert cli.main(argv) == 2
         err = capsys.readouterr().err.strip()

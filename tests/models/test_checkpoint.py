@@ -10,19 +10,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from vaesynth.models.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
 
 from vaesynth.errors import UserError
-from vaesynth.models.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
 
 
 def _payload():
     rng = np.random.default_rng(0)
     return {
         "model_config": {"arch": "mlp", "latent_dim": 4, "beta": 1.0},
-        "model_state": {"enc.weight": torch.from_numpy(rng.standard_normal((8, 4)).astype(np.float32)),
-                        "enc.bias": torch.zeros(8)},
-        "codec": {"mean": rng.standard_normal(5).astype(np.float32), "kind": "log", "n": np.int64(3),
-              "ref_db": np.float64(-3.5)},
+        "model_state": {
+            "enc.weight": torch.from_numpy(rng.standard_normal((8, 4)).astype(np.float32)),
+            "enc.bias": torch.zeros(8),
+        },
+        "codec": {
+            "mean": rng.standard_normal(5).astype(np.float32),
+            "kind": "log",
+            "n": np.int64(3),
+            "ref_db": np.float64(-3.5),
+        },
         "pca": None,
         "spectral_config": {"sample_rate": 44100, "n_fft": 16, "hop_length": 4, "window": "hann"},
         "factor_names": np.array(["a", "b"]),

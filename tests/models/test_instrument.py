@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from tests.training.synthetic import make_dataset, tiny_config, write_npz
 from vaesynth.models.instrument import LATENT_LIMIT, default_model_path, load_instrument
 from vaesynth.synth.protocol import Timbre
 from vaesynth.training.trainer import train
+
+from tests.training.synthetic import make_dataset, tiny_config, write_npz
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +31,16 @@ def test_decode_pcs_matches_decode_of_its_latent(inst):
     pcs = np.array([1.5, -0.5], dtype=np.float32)
     z = inst.pca.mean + (pcs * inst.pca.scale[:2]) @ inst.pca.components[:2]
     np.testing.assert_allclose(inst.pcs_to_latent(pcs), z, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(inst.decode_pcs(pcs), inst.decode_latent(z.astype(np.float32)), rtol=1e-5,
-                               atol=1e-7)
+    np.testing.assert_allclose(
+        inst.decode_pcs(pcs), inst.decode_latent(z.astype(np.float32)), rtol=1e-5, atol=1e-7
+    )
     # Zero PCs is the mean latent of the training data.
-    np.testing.assert_allclose(inst.decode_pcs(np.zeros(inst.n_pcs)),
-                               inst.decode_latent(inst.pca.mean.astype(np.float32)), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        inst.decode_pcs(np.zeros(inst.n_pcs)),
+        inst.decode_latent(inst.pca.mean.astype(np.float32)),
+        rtol=1e-5,
+        atol=1e-7,
+    )
 
 
 def test_out_of_range_inputs_are_clamped_and_non_finite_refused(inst):
@@ -67,8 +72,9 @@ def test_reconstruct_matches_decode_of_posterior_mean(inst):
     ds = make_dataset(n_sounds=3)
     mu, logvar = inst.encode_frames(ds.magnitudes, ds.f0_hz)
     assert mu.shape == logvar.shape == (ds.n_frames, inst.latent_dim)
-    np.testing.assert_allclose(inst.reconstruct(ds.magnitudes, ds.f0_hz), inst.decode_latent(mu),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        inst.reconstruct(ds.magnitudes, ds.f0_hz), inst.decode_latent(mu), rtol=1e-4, atol=1e-6
+    )
 
 
 def test_default_model_path_is_inside_the_package():

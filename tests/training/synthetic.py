@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from vaesynth.datasets.base import Dataset
 from vaesynth.synth.config import SpectralConfig
 
@@ -11,7 +10,9 @@ CONFIG = SpectralConfig(sample_rate=8000, n_fft=256, hop_length=64)
 FACTOR_NAMES = ["slope_db", "n_harmonics"]
 
 
-def harmonic_frame(f0_hz: float, slope_db: float, n_harmonics: int, config: SpectralConfig = CONFIG) -> np.ndarray:
+def harmonic_frame(
+    f0_hz: float, slope_db: float, n_harmonics: int, config: SpectralConfig = CONFIG
+) -> np.ndarray:
     """Linear magnitude [n_bins] of a steady harmonic tone under a Hann window: partial k at k*f0_hz with
     level -slope_db*log2(k) dB, drawn as the window's main lobe (4 bins wide) around its frequency."""
     bins = np.arange(config.n_bins)
@@ -26,8 +27,10 @@ def harmonic_frame(f0_hz: float, slope_db: float, n_harmonics: int, config: Spec
     return mags
 
 
-def make_dataset(n_sounds: int = 24, frames_per_sound: int = 8, seed: int = 0, f0_hz: float = 220.0) -> Dataset:
-    """n_sounds groups; each sound has one (slope_db, n_harmonics) and frames that vary in level by a few dB."""
+def make_dataset(
+    n_sounds: int = 24, frames_per_sound: int = 8, seed: int = 0, f0_hz: float = 220.0
+) -> Dataset:
+    """n_sounds groups; each sound has one (slope_db, n_harmonics); its frames vary in level by a few dB."""
     rng = np.random.default_rng(seed)
     frames, factors, groups = [], [], []
     for g in range(n_sounds):
@@ -39,14 +42,21 @@ def make_dataset(n_sounds: int = 24, frames_per_sound: int = 8, seed: int = 0, f
             factors.append([slope, n_h])
             groups.append(g)
     n = len(frames)
-    return Dataset(np.array(frames, dtype=np.float32), CONFIG, f0_hz=np.full(n, f0_hz, dtype=np.float32),
-                   factors=np.array(factors, dtype=np.float32), factor_names=list(FACTOR_NAMES),
-                   groups=np.array(groups), name="synthetic-harmonic")
+    return Dataset(
+        np.array(frames, dtype=np.float32),
+        CONFIG,
+        f0_hz=np.full(n, f0_hz, dtype=np.float32),
+        factors=np.array(factors, dtype=np.float32),
+        factor_names=list(FACTOR_NAMES),
+        groups=np.array(groups),
+        name="synthetic-harmonic",
+    )
 
 
 # Settings for a model that trains in a second or two on 2 contended cores.
-TINY_TRAIN = dict(epochs=12, batch_size=32, latent_dim=4, arch="mlp", hidden=(64, 32), lr=2e-3, threads=1,
-                  quiet=True)
+TINY_TRAIN = dict(
+    epochs=12, batch_size=32, latent_dim=4, arch="mlp", hidden=(64, 32), lr=2e-3, threads=1, quiet=True
+)
 
 
 def tiny_config(data: str, out: str, **overrides):

@@ -10,8 +10,11 @@ import numpy as np
 
 
 def register(sub):
-    p = sub.add_parser("encode", help="write per-frame latents and PCA coordinates of a dataset",
-                       description="Encode a dataset: per-frame mu, logvar and PCA coordinates to an .npz.")
+    p = sub.add_parser(
+        "encode",
+        help="write per-frame latents and PCA coordinates of a dataset",
+        description="Encode a dataset: per-frame mu, logvar and PCA coordinates to an .npz.",
+    )
     p.add_argument("--model", required=True, metavar="CKPT", help="checkpoint (.pt)")
     p.add_argument("--data", required=True, metavar="SPEC", help="dataset spec or prepared .npz")
     p.add_argument("--out", required=True, metavar="FILE.npz", help="file to write")
@@ -30,8 +33,12 @@ def encode_dataset(model: str | Path | None, spec: str, progress: bool = True) -
     inst = load_instrument(model, num_threads=None)
     dataset, _ = load_for_model(inst, spec, progress)
     mu, logvar = inst.encode_frames(dataset.magnitudes, dataset.f0_hz)
-    arrays = {"mu": mu, "logvar": logvar, "pcs": inst.pca.latent_to_pcs(mu).astype(np.float32),
-              "pca_explained_variance": np.asarray(inst.pca.explained_variance_ratio, dtype=np.float32)}
+    arrays = {
+        "mu": mu,
+        "logvar": logvar,
+        "pcs": inst.pca.latent_to_pcs(mu).astype(np.float32),
+        "pca_explained_variance": np.asarray(inst.pca.explained_variance_ratio, dtype=np.float32),
+    }
     if dataset.f0_hz is not None:
         arrays["f0_hz"] = dataset.f0_hz
     if dataset.factors is not None:
@@ -61,5 +68,8 @@ def run(args) -> int:
     arrays = encode_dataset(args.model, args.data, progress=not args.quiet)
     write_npz(args.out, arrays)
     n, d = arrays["mu"].shape
-    print(f"encoded {n} frames into {d} latent dims and {arrays['pcs'].shape[1]} PCA coordinates; wrote {args.out}")
+    print(
+        f"encoded {n} frames into {d} latent dims and {arrays['pcs'].shape[1]} PCA coordinates; "
+        f"wrote {args.out}"
+    )
     return 0

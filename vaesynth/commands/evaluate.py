@@ -6,9 +6,12 @@ import json
 
 
 def register(sub):
-    p = sub.add_parser("eval", help="reconstruction and latent-space metrics",
-                       description="LSD, spectral convergence, active units, MIG, PCA explained variance. On "
-                                   "the training data only its held-out sounds are used.")
+    p = sub.add_parser(
+        "eval",
+        help="reconstruction and latent-space metrics",
+        description="LSD, spectral convergence, active units, MIG, PCA explained variance. On "
+        "the training data only its held-out sounds are used.",
+    )
     p.add_argument("--model", required=True, metavar="CKPT", help="checkpoint (.pt)")
     p.add_argument("--data", required=True, metavar="SPEC", help="dataset spec or prepared .npz")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -24,8 +27,12 @@ def evaluate_model(model, spec: str, progress: bool = True) -> dict:
 
     inst = load_instrument(model, num_threads=None)
     selection = select_for_eval(inst, spec, progress)
-    result = {"model": str(inst.path), "data": spec,
-              "split": "held-out" if selection.held_out else "all", "split_description": selection.description}
+    result = {
+        "model": str(inst.path),
+        "data": spec,
+        "split": "held-out" if selection.held_out else "all",
+        "split_description": selection.description,
+    }
     result.update(evaluate(inst, selection.dataset))
     return result
 

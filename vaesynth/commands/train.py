@@ -11,11 +11,25 @@ from vaesynth.errors import UserError
 # CLI option -> TrainConfig field, for the options whose default comes from TrainConfig (None = not given,
 # which matters on --resume: only given options are checked against the checkpoint).
 OPTION_FIELDS = {
-    "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "val_fraction": "val_fraction",
-    "checkpoint_every": "checkpoint_every", "device": "device", "size": "size", "arch": "arch",
-    "latent_dim": "latent_dim", "beta": "beta", "likelihood": "likelihood", "warmup": "warmup_steps",
-    "free_bits": "free_bits", "hidden": "hidden", "pitch_mode": "pitch_mode", "f_ref_hz": "f_ref_hz",
-    "grad_clip": "grad_clip", "ddp": "ddp", "threads": "threads",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "val_fraction": "val_fraction",
+    "checkpoint_every": "checkpoint_every",
+    "device": "device",
+    "size": "size",
+    "arch": "arch",
+    "latent_dim": "latent_dim",
+    "beta": "beta",
+    "likelihood": "likelihood",
+    "warmup": "warmup_steps",
+    "free_bits": "free_bits",
+    "hidden": "hidden",
+    "pitch_mode": "pitch_mode",
+    "f_ref_hz": "f_ref_hz",
+    "grad_clip": "grad_clip",
+    "ddp": "ddp",
+    "threads": "threads",
 }
 
 
@@ -23,7 +37,9 @@ def _hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(t) for t in text.replace(" ", "").split(",") if t)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--hidden takes comma-separated sizes like 512,256, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--hidden takes comma-separated sizes like 512,256, got {text!r}"
+        ) from None
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--hidden takes positive sizes, got {text!r}")
     return sizes
@@ -33,40 +49,76 @@ def register(sub):
     from vaesynth.models.config import ARCHS, LIKELIHOODS, PITCH_MODES
 
     p = sub.add_parser(
-        "train", help="train a beta-VAE and fit the PCA; writes one checkpoint",
+        "train",
+        help="train a beta-VAE and fit the PCA; writes one checkpoint",
         description="Train a beta-VAE on a dataset and fit the PCA of its latent space. Checkpoints are "
-                    "written atomically every --checkpoint-every steps; --resume continues after a crash.")
-    p.add_argument("--data", required=True, metavar="SPEC",
-                   help="audio folder, toy:NAME, sf2:PATH, or a prepared .npz")
+        "written atomically every --checkpoint-every steps; --resume continues after a crash.",
+    )
+    p.add_argument(
+        "--data", required=True, metavar="SPEC", help="audio folder, toy:NAME, sf2:PATH, or a prepared .npz"
+    )
     p.add_argument("--out", required=True, metavar="CKPT", help="checkpoint to write (.pt)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 30)")
     p.add_argument("--latent-dim", type=int, default=None, help="latent size (default 8)")
     p.add_argument("--beta", type=float, default=None, help="weight of the KL term (default 1.0)")
     p.add_argument("--arch", choices=ARCHS, default=None, help="network (default harmonic)")
     p.add_argument("--likelihood", choices=LIKELIHOODS, default=None, help="reconstruction likelihood")
-    p.add_argument("--warmup", type=int, default=None, metavar="STEPS",
-                   help="KL warm-up: beta ramps from 0 over this many steps (default 0)")
-    p.add_argument("--free-bits", type=float, default=None, metavar="NATS",
-                   help="KL per latent dimension below which it is not penalised (default 0)")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="KL warm-up: beta ramps from 0 over this many steps (default 0)",
+    )
+    p.add_argument(
+        "--free-bits",
+        type=float,
+        default=None,
+        metavar="NATS",
+        help="KL per latent dimension below which it is not penalised (default 0)",
+    )
     p.add_argument("--hidden", type=_hidden, default=None, metavar="N,N,...", help="hidden layer sizes")
-    p.add_argument("--pitch-mode", choices=PITCH_MODES, default=None,
-                   help="normalise frames to a reference pitch (default) or condition on pitch")
+    p.add_argument(
+        "--pitch-mode",
+        choices=PITCH_MODES,
+        default=None,
+        help="normalise frames to a reference pitch (default) or condition on pitch",
+    )
     p.add_argument("--f-ref-hz", type=float, default=None, help="reference pitch (default: median f0)")
     p.add_argument("--batch-size", type=int, default=None, help="frames per step (default 128)")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
     p.add_argument("--grad-clip", type=float, default=None, help="max gradient norm, 0 = off (default 5)")
-    p.add_argument("--val-fraction", type=float, default=None,
-                   help="fraction of the sounds held out for validation (default 0.1)")
-    p.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
-                   help="steps between resumable checkpoints (default 200)")
-    p.add_argument("--size", type=int, default=None, help="generated dataset size (toy/sf2: number of sounds)")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=None,
+        help="fraction of the sounds held out for validation (default 0.1)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="steps between resumable checkpoints (default 200)",
+    )
+    p.add_argument(
+        "--size", type=int, default=None, help="generated dataset size (toy/sf2: number of sounds)"
+    )
     p.add_argument("--device", default=None, help="auto (CUDA if present, default), cpu, cuda, cuda:N")
-    p.add_argument("--ddp", type=int, default=None, metavar="N",
-                   help="train data-parallel on N processes (gloo on CPU); or launch with torchrun")
+    p.add_argument(
+        "--ddp",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train data-parallel on N processes (gloo on CPU); or launch with torchrun",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch threads per process")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint at --out")
-    p.add_argument("--slim", action="store_true",
-                   help="leave optimizer state out of the final checkpoint (smaller; cannot be resumed)")
+    p.add_argument(
+        "--slim",
+        action="store_true",
+        help="leave optimizer state out of the final checkpoint (smaller; cannot be resumed)",
+    )
     p.add_argument("--seed", type=int, default=None, help="random seed (runs are reproducible; default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -77,12 +129,16 @@ def config_from_args(args):
     """The TrainConfig the arguments ask for (on --resume: the checkpoint's, with the allowed changes)."""
     from vaesynth.training.config import TrainConfig
 
-    given = {field: getattr(args, opt) for opt, field in OPTION_FIELDS.items() if getattr(args, opt) is not None}
+    given = {
+        field: getattr(args, opt) for opt, field in OPTION_FIELDS.items() if getattr(args, opt) is not None
+    }
     given["data"] = args.data
     given["seed"] = args.seed
     if args.resume:
         from vaesynth.models.checkpoint import load_checkpoint
 
+        if not Path(args.out).exists():
+            raise UserError(f"--resume: there is no checkpoint at {args.out} (drop --resume to start anew)")
         saved = load_checkpoint(args.out)
         if "training" not in saved:
             raise UserError(f"{args.out} holds no training state (written with --slim): cannot resume")
@@ -107,9 +163,11 @@ def summary_line(out) -> str:
     n90 = (ck.get("pca") or {}).get("n_components_for", {}).get(90)
     if not h.get("epoch"):
         return f"wrote {out}"
-    return (f"trained {h['epoch'][-1]} epochs ({h['step'][-1]} steps, {h['seconds'][-1]:.0f} s): validation "
-            f"recon {h['val_recon'][-1]:.4g}, KL {h['val_kl'][-1]:.3g} nats/frame; "
-            f"{n90} PCA components explain 90% of the latent variance; wrote {out}")
+    return (
+        f"trained {h['epoch'][-1]} epochs ({h['step'][-1]} steps, {h['seconds'][-1]:.0f} s): validation "
+        f"recon {h['val_recon'][-1]:.4g}, KL {h['val_kl'][-1]:.3g} nats/frame; "
+        f"{n90} PCA components explain 90% of the latent variance; wrote {out}"
+    )
 
 
 def run(args) -> int:
