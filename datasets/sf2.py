@@ -257,7 +257,8 @@ class NoteRenderer:
         """Cut every voice (a release may still ring) and reset the controllers (run before the first note
         too, so every note starts from the same channel state). Known residue: within FluidSynth's first
         64-sample block of a note, a reused voice slot ramps its gain from the slot's previous value
-        (~-56 dB re peak); that block only feeds frames `sustained_frames` drops."""
+        (~-56 dB re peak); of the frames `sustained_frames` keeps, only the first sees that block, at the
+        edge of its window (Hann weight < 0.01), so ~-96 dB there."""
         self.synth.all_sounds_off(0)
         self.synth.cc(0, 121, 0)
         self._render(_FLUID_BLOCK)  # the cut voices finish their shutdown off the record

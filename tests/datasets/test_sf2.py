@@ -146,7 +146,7 @@ def test_note_renderer_fresh_state_per_note_matches_isolated_render():
     # A string note has a long release (still -50 dB 0.75 s after note off): it is cut off between notes, so
     # the next note equals the same note rendered by a fresh synth. Exactly, except inside FluidSynth's first
     # 64-sample block, where a reused voice slot starts its gain ramp from the previous value (measured
-    # -56 dB re peak; that block only reaches frames the dataset drops, whose window starts before the note).
+    # -56 dB re peak; only the first kept frame sees it, at its window's edge: Hann weight < 0.01).
     sr = 44100
     with sf2.NoteRenderer("default", sr) as r:
         r.render(48, 45, 127, 0.5, 0.1)
