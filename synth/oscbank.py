@@ -25,6 +25,7 @@ import math
 
 import numba
 import numpy as np
+from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.protocol import Timbre
 from vaesynth.synth.spectral import analysis_window
 
@@ -54,9 +55,8 @@ _WINDOW_SUMS: dict = {}
 def _window_sum(window: str, n_fft: int) -> float:
     key = (window, n_fft)
     if key not in _WINDOW_SUMS:
-        from vaesynth.synth.config import SpectralConfig
-
-        _WINDOW_SUMS[key] = float(analysis_window(SpectralConfig(n_fft=n_fft, window=window)).sum())
+        cfg = SpectralConfig(n_fft=n_fft, hop_length=n_fft // 2, window=window)
+        _WINDOW_SUMS[key] = float(analysis_window(cfg).sum())
     return _WINDOW_SUMS[key]
 
 

@@ -78,11 +78,19 @@ def run(args) -> int:
         )
     except ValueError as e:
         raise UserError(str(e)) from None
+    engine.warm_up()
     controls = _controls(engine, instrument)
+
+    from tqdm import tqdm
 
     t0 = time.perf_counter()
     timed = [TimedMessage(m.time_s, m.address, m.args) for m in score] + messages
-    audio = render_messages(controls, timed, end_time_s=midi_length_s)
+    total_s = max([midi_length_s] + [m.time_s for m in score])
+    # The bar counts audio seconds; the release tails may run a little past the total.
+    with tqdm(total=round(total_s, 2), unit="s", desc="render", disable=None, leave=False) as bar:
+        sr = args.sample_rate
+        advance = lambda n: bar.update(round(n / sr, 2))  # noqa: E731
+        audio = render_messages(controls, timed, midi_length_s, progress=advance)
     elapsed = time.perf_counter() - t0
     try:
         sf.write(str(out_path), audio[:, None], args.sample_rate, subtype=FORMATS[args.format])
