@@ -13,6 +13,11 @@ compose without losing the part of z outside the PCA span.
 MIDI mapping (also here, so serve and render agree): notes and velocity, pitch wheel -> `/bend` (+-range),
 CC 64 -> `/sustain`, CC 70..77 -> `/pc 0..7` with 0..127 mapped to -3..+3 standard deviations,
 CC 120/123 (all sound/notes off) -> `/panic`.
+
+Threads: the engine's posting methods are thread-safe, but a Controls object keeps the latent state and the
+instrument decodes into a shared buffer: call `dispatch` from one control thread (serve: the OSC and MIDI
+handlers feed one queue). `/vaesynth/info` is the server's own business (it needs the sender) and is not
+handled here; `/vaesynth/sustain i` (0 up, non-zero down) extends INTERFACE.md's table for CC 64.
 """
 
 from __future__ import annotations
