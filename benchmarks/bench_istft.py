@@ -114,7 +114,7 @@ def quality_table() -> None:
                 r = IstftRenderer(SR, 1, hop_length=hop, n_fft=n_fft, lookahead=la, chunk_size=64)
                 r.set_timbre(timbre)
                 y = hold_note(r, f0_of_t, 1.5)
-                delay = n_fft // 2 + r.latency_samples
+                delay = r.centre_delay_samples + r.latency_samples
                 a = magnitude(ref[SR // 4 : len(ref) - delay], cfg)
                 b = magnitude(y[SR // 4 + delay :], cfg)
                 cells.append(20 * np.log10(np.linalg.norm(a - b) / np.linalg.norm(a)))
