@@ -20,6 +20,18 @@ def _jack_running() -> bool:
     return r.returncode == 0 and "system:playback_1" in r.stdout
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_dataset_cache(tmp_path_factory):
+    """Tests never read or fill the user's dataset cache (~/.cache/vaesynth): one fresh cache per session."""
+    old = os.environ.get("VAESYNTH_CACHE")
+    os.environ["VAESYNTH_CACHE"] = str(tmp_path_factory.mktemp("vaesynth-cache"))
+    yield
+    if old is None:
+        os.environ.pop("VAESYNTH_CACHE", None)
+    else:
+        os.environ["VAESYNTH_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def jack_server():
     """A realtime JACK dummy server at 48 kHz / 128 samples, started for the session and stopped after.
