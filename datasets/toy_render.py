@@ -29,25 +29,40 @@ def additive_bank(freqs_hz, amps, phases_rad, start_sample, sample_rate, out):
     freqs_hz, amps, phases_rad: float64 [n_sounds, n_partials] (amp 0 = partial absent). start_sample: int,
     time of out[:, 0] in samples from t = 0. sample_rate: Hz. out: float64 [n_sounds, n_samples], overwritten.
     A complex rotation per partial (float64; drift ~1e-12 over 10^4 samples) instead of one sin per sample.
-    Real-time safe: yes (no allocation, GIL released); meant for offline batches. Single-threaded: on a
-    shared 2-core machine numba threads measured slower than one (oversubscription).
+    Real-time safe: no (allocates 5 small arrays; GIL released); meant for offline batches. Single-threaded:
+    on a shared 2-core machine numba threads measured slower than one (oversubscription).
     """
     n_sounds, n_partials = freqs_hz.shape
     n_samples = out.shape[1]
+    # Four partials per pass over the row: four independent rotation chains keep the FPU busy (2.5x faster
+    # than one at a time, measured) and the row is loaded and stored a quarter as often.
+    zr, zi, wr, wi, a = np.empty(4), np.empty(4), np.empty(4), np.empty(4), np.empty(4)
     for s in range(n_sounds):
         row = out[s]
         row[:] = 0.0
-        for p in range(n_partials):
-            a = amps[s, p]
-            if a == 0.0:
+        for p0 in range(0, n_partials, 4):
+            for j in range(4):
+                p = p0 + j
+                if p < n_partials and amps[s, p] != 0.0:
+                    w = 2.0 * math.pi * freqs_hz[s, p] / sample_rate
+                    theta = w * start_sample + phases_rad[s, p]
+                    zr[j], zi[j], wr[j], wi[j] = math.cos(theta), math.sin(theta), math.cos(w), math.sin(w)
+                    a[j] = amps[s, p]
+                else:  # an absent partial: amplitude 0, rotation by 0
+                    zr[j], zi[j], wr[j], wi[j], a[j] = 1.0, 0.0, 1.0, 0.0, 0.0
+            if a[0] == 0.0 and a[1] == 0.0 and a[2] == 0.0 and a[3] == 0.0:
                 continue
-            w = 2.0 * math.pi * freqs_hz[s, p] / sample_rate
-            theta = w * start_sample + phases_rad[s, p]
-            zr, zi = math.cos(theta), math.sin(theta)
-            wr, wi = math.cos(w), math.sin(w)
+            zr0, zr1, zr2, zr3 = zr[0], zr[1], zr[2], zr[3]
+            zi0, zi1, zi2, zi3 = zi[0], zi[1], zi[2], zi[3]
+            wr0, wr1, wr2, wr3 = wr[0], wr[1], wr[2], wr[3]
+            wi0, wi1, wi2, wi3 = wi[0], wi[1], wi[2], wi[3]
+            a0, a1, a2, a3 = a[0], a[1], a[2], a[3]
             for n in range(n_samples):
-                row[n] += a * zi
-                zr, zi = zr * wr - zi * wi, zr * wi + zi * wr
+                row[n] += a0 * zi0 + a1 * zi1 + a2 * zi2 + a3 * zi3
+                zr0, zi0 = zr0 * wr0 - zi0 * wi0, zr0 * wi0 + zi0 * wr0
+                zr1, zi1 = zr1 * wr1 - zi1 * wi1, zr1 * wi1 + zi1 * wr1
+                zr2, zi2 = zr2 * wr2 - zi2 * wi2, zr2 * wi2 + zi2 * wr2
+                zr3, zi3 = zr3 * wr3 - zi3 * wi3, zr3 * wi3 + zi3 * wr3
     return out
 
 
