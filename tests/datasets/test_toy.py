@@ -125,6 +125,14 @@ def test_make_toy_unknown_name_lists_the_four():
         make_toy("richness", size=0, progress=False)
 
 
+def test_make_toy_progress_bar_goes_to_stderr(capsys):
+    make_toy("richness", size=8, progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "toy:richness" in err
+    make_toy("richness", size=8, progress=False)
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.parametrize("name", ["harmonic", "richness", "additive4", "fm5"])
 def test_factor_names_and_ranges_match_interface(name):
     assert name in TOY_NAMES and FACTOR_NAMES[name] == INTERFACE_FACTORS[name]
