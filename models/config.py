@@ -47,8 +47,10 @@ class ModelConfig:
     window: analysis window name (the harmonic decoder draws this window's main lobe).
     db_range: dynamic range of the logmag representation in dB.
     sigma: observation std of the fixed-variance Gaussian, in model-space units (1.0 = db_range dB).
-    n_partials: partials drawn by the harmonic decoder; 0 = as many as fit below Nyquist at f_ref_hz (≤ 128).
+    n_partials: partials drawn by the harmonic decoder; 0 = as many as fit below Nyquist at f_ref_hz (≤ 64).
     n_noise_bands: bands of the harmonic decoder's noise envelope.
+    inharmonicity_guide: weight of the harmonic decoder's auxiliary loss |B_decoded - B_estimated(x)| / 1e-5
+      (models/harmonic.estimate_inharmonicity), 0 = off; guide_frames: frames per batch it is computed on.
     """
 
     arch: str = "harmonic"
@@ -69,6 +71,8 @@ class ModelConfig:
     sigma: float = 0.05
     n_partials: int = 0
     n_noise_bands: int = 32
+    inharmonicity_guide: float = 1.0
+    guide_frames: int = 16
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -95,6 +99,8 @@ class ModelConfig:
             raise ValueError(f"hidden sizes must be >= 1, got {self.hidden}")
         if self.n_partials < 0 or self.n_noise_bands < 2:
             raise ValueError("n_partials must be >= 0 and n_noise_bands >= 2")
+        if self.inharmonicity_guide < 0 or self.guide_frames < 1:
+            raise ValueError("inharmonicity_guide must be >= 0 and guide_frames >= 1")
 
     @property
     def hidden_sizes(self) -> tuple[int, ...]:
@@ -108,10 +114,10 @@ class ModelConfig:
 
     @property
     def partial_count(self) -> int:
-        """Partials the harmonic decoder draws (n_partials, or those below Nyquist at f_ref, ≤ 128)."""
+        """Partials the harmonic decoder draws (n_partials, or those below Nyquist at f_ref, ≤ 64)."""
         if self.n_partials:
             return self.n_partials
-        return max(1, min(128, int(0.5 * self.sample_rate / self.f_ref_hz)))
+        return max(1, min(64, int(0.5 * self.sample_rate / self.f_ref_hz)))
 
     def to_dict(self) -> dict:
         d = asdict(self)

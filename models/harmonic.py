@@ -25,9 +25,10 @@ from vaesynth.models.config import ModelConfig
 from vaesynth.models.networks import mlp
 
 MAX_INHARMONICITY = 0.01  # B above this is not a pitched instrument (piano bass strings reach ~1e-3)
-KERNEL_HALF_WIDTH_BINS = 6.0  # main lobe (±2 bins for hann) and the first side lobes down to ~ -55 dB
+KERNEL_HALF_WIDTH_BINS = 4.5  # main lobe (±2 bins for hann) and the first two side lobes (-31, -41 dB)
 KERNEL_OVERSAMPLE = 64  # table points per bin
-LOBE_SCALE_RANGE = (0.5, 2.0)  # pitch normalisation stretches lobes by f_ref/f0; the net may widen them
+LOBE_SCALE_RANGE = (0.5, 2.0)
+POWER_EPS = 1e-20  # keeps d sqrt / d power finite at silence  # pitch normalisation stretches lobes by f_ref/f0; the net may widen them
 
 
 def window_kernel_table(window: str, n_fft: int, half_width_bins: float = KERNEL_HALF_WIDTH_BINS,
@@ -137,13 +138,60 @@ class HarmonicDecoder(nn.Module):
         i0l = i0.long()
         kern = self.kernel[i0l] * (1 - frac) + self.kernel[i0l + 1] * frac
         valid = (u < KERNEL_HALF_WIDTH_BINS * KERNEL_OVERSAMPLE) & (idx >= 0) & (idx < self.n_bins)
-        vals = (kern * valid) * amps[..., None]
-        out = torch.zeros(pos.shape[0], self.n_bins, dtype=vals.dtype, device=vals.device)
-        out.scatter_add_(1, idx.clamp(0, self.n_bins - 1).long().flatten(1), vals.flatten(1))
-        noise = torch.pow(10.0, (c["noise_db"] @ self.noise_interp) / 20.0)
-        return out + noise
+        power = ((kern * valid) * amps[..., None]) ** 2
+        out = torch.zeros(pos.shape[0], self.n_bins, dtype=power.dtype, device=power.device)
+        out.scatter_add_(1, idx.clamp(0, self.n_bins - 1).long().flatten(1), power.flatten(1))
+        noise_power = torch.pow(10.0, (c["noise_db"] @ self.noise_interp) / 10.0)
+        # Partials of unknown relative phase add in power (the expected |X|² of a sum of random-phase
+        # sinusoids); measured on additive4-like frames with exact parameters: LSD 1.35 dB (power) vs 1.93 dB
+        # (magnitudes added).
+        return torch.sqrt(out + noise_power + POWER_EPS)
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        mag = self.render(self.controls(z, cond))
+    def to_model_space(self, mag: torch.Tensor) -> torch.Tensor:
+        """Linear magnitude (re the reference level) -> logmag model space (0 = silence, 1 = reference)."""
         floor = 10.0 ** (-self.cfg.db_range / 20.0)
         return 20.0 * torch.log10(mag + floor) / self.cfg.db_range + 1.0
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        return self.to_model_space(self.render(self.controls(z, cond)))
+
+
+def _comb_scores(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Sum over partials of x linearly interpolated at fractional bins pos [B, G, K] -> [B, G]."""
+    n_bins = x.shape[-1]
+    inside = pos < n_bins - 1
+    p = pos.clamp(0, n_bins - 1.001)
+    i0 = p.floor().long()
+    frac = p - i0
+    b, g, k = pos.shape
+    flat = i0.reshape(b, g * k)
+    lo = torch.gather(x, 1, flat).view(b, g, k)
+    hi = torch.gather(x, 1, flat + 1).view(b, g, k)
+    return ((lo * (1 - frac) + hi * frac) * inside).sum(-1)
+
+
+@torch.no_grad()
+def estimate_inharmonicity(x: torch.Tensor, f0_ratio: torch.Tensor, cfg: ModelConfig,
+                           n_coarse: int = 101, n_fine: int = 21, n_partials: int = 40) -> torch.Tensor:
+    """Analysis-side estimate of B for model-space frames x [B, n_bins]: the stiff-string comb
+    k·f0·sqrt(1+(k²-1)B) that collects the most log-magnitude (coarse grid over [0, MAX_INHARMONICITY], then a
+    fine grid around the best), over the first n_partials partials. f0 = f_ref_hz · f0_ratio [B].
+    Returns B [B].
+
+    Why: the reconstruction gradient w.r.t. B only exists while partials overlap their targets (± 1 bin), and
+    high partials move by tens of bins across the range of B, so gradient descent alone stalls at the wrong B.
+    This estimate is an auxiliary target for the decoder's B (a classical estimator teaching the network, as
+    DDSP uses an f0 tracker).
+    """
+    k = torch.arange(1, min(n_partials, cfg.partial_count) + 1, dtype=x.dtype, device=x.device)
+    base = (cfg.f_ref_hz * f0_ratio / (cfg.sample_rate / cfg.n_fft))[:, None, None] * k  # [B, 1, K]
+
+    def best(grid):  # grid [B, G]
+        pos = base * torch.sqrt(1.0 + (k * k - 1.0) * grid[..., None])
+        return grid.gather(1, _comb_scores(x, pos).argmax(1, keepdim=True))[:, 0]
+
+    coarse = torch.linspace(0.0, MAX_INHARMONICITY, n_coarse, dtype=x.dtype, device=x.device)
+    b0 = best(coarse.expand(x.shape[0], -1))
+    step = MAX_INHARMONICITY / (n_coarse - 1)
+    fine = b0[:, None] + torch.linspace(-step, step, n_fine, dtype=x.dtype, device=x.device)
+    return best(fine.clamp(0.0, MAX_INHARMONICITY))

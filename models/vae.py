@@ -12,12 +12,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaesynth.models.config import ModelConfig
-from vaesynth.models.harmonic import HarmonicDecoder
+from vaesynth.models.harmonic import HarmonicDecoder, estimate_inharmonicity
 from vaesynth.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 LOGVAR_RANGE = (-12.0, 8.0)  # posterior log-variance clamp: keeps exp() finite in early training
 LEARNED_LOGSTD_MIN = math.log(1e-3)  # learned observation std floor (model-space units)
 BERNOULLI_EPS = 1e-5
+GUIDE_SCALE = 1e-5  # inharmonicity error that costs one unit of the guide loss
 
 
 class BetaVAE(nn.Module):
@@ -97,12 +98,23 @@ class BetaVAE(nn.Module):
         mu, logvar = self.encode(x, cond)
         std = torch.exp(0.5 * logvar)
         z = mu + std * torch.randn_like(std)
-        raw = self._decode_raw(z, cond)
+        cond = self._check_cond(cond)
+        guide = torch.zeros((), dtype=x.dtype, device=x.device)
+        if self.cfg.arch == "harmonic":
+            c = self.decoder.controls(z, cond)
+            raw = self.decoder.to_model_space(self.decoder.render(c))
+            if self.cfg.inharmonicity_guide > 0:
+                n = min(self.cfg.guide_frames, x.shape[0])
+                target = estimate_inharmonicity(x[:n].detach(), c["f0_ratio"][:n].detach(), self.cfg)
+                guide = (c["inharmonicity"][:n] - target).abs().mean() / GUIDE_SCALE
+        else:
+            raw = self._decode_raw(z, cond)
         recon = self.recon_nll(x, raw).mean()
         kl_per_dim = (0.5 * (mu * mu + logvar.exp() - 1.0 - logvar)).mean(0)
         kl = kl_per_dim.sum()
         kl_term = torch.clamp(kl_per_dim, min=self.cfg.free_bits).sum() if self.cfg.free_bits > 0 else kl
-        return {"loss": recon + beta * kl_term, "recon": recon, "kl": kl, "kl_per_dim": kl_per_dim}
+        loss = recon + beta * kl_term + self.cfg.inharmonicity_guide * guide
+        return {"loss": loss, "recon": recon, "kl": kl, "kl_per_dim": kl_per_dim, "guide": guide}
 
     def beta_at(self, step: int) -> float:
         """KL weight at optimiser step `step`: linear warm-up from 0 to cfg.beta over cfg.warmup_steps."""
