@@ -261,7 +261,9 @@ class Engine:
 
     def process_into(self, out: np.ndarray) -> None:
         """Render len(out) samples into float32 `out` [n]. Real-time safe: yes (allocation-free apart from
-        event handling). Not to be mixed with a running render thread."""
+        event handling). Not to be mixed with a running render thread (RuntimeError)."""
+        if self._thread is not None:
+            raise RuntimeError("process() while the render thread runs: stop() it first")
         n = out.shape[0]
         i = min(n, self._carry_n)
         if i:
