@@ -12,6 +12,11 @@ Per voice and hop (all in one numba nogil kernel, nothing allocated):
      max in the log domain (each bin follows its dominant partial). Partials at/above Nyquist are dropped,
      above NYQUIST_FADE_START * Nyquist faded with a raised cosine (as the oscbank does). While f0 moves
      (bend, vibrato) each lobe is that of a linear chirp (wider, lower; `draw_harmonics_kernel`).
+     Noise: the timbre's floor between harmonics (`split_noise_floor`: valley medians minus the partials'
+     window leakage; partial amplitudes keep only their power above it) is resampled to the note
+     (f -> f * f_note / f_ref, power density / ratio so that its power is kept) and added with random
+     phase each frame (`add_noise_kernel`): white noise of variance sigma^2 in the timbre plays as noise of
+     PSD 2 sigma^2 / (sr_model * ratio) (tested within 1 dB). Clean harmonic timbres have no floor.
   2. Phase: RTPGHI (`synth.rtpghi.rtpghi_frame_kernel`), with one hop of look-ahead (centred time
      derivative; the frame synthesised now is the one computed a hop ago) or none.
   3. irfft (`synth.nbfft`), times a synthesis window, overlap-added into the voice's buffer, together
@@ -49,7 +54,15 @@ import numpy as np
 from vaesynth.synth.nbfft import IrfftPlan, irfft_kernel
 from vaesynth.synth.oscbank import MAX_PARTIALS, NYQUIST_FADE_START, harmonic_amplitudes
 from vaesynth.synth.protocol import Timbre
-from vaesynth.synth.rtpghi import DEFAULT_TOL, LOG_FLOOR, gaussian_lambda, rtpghi_frame_kernel, tgrad_kernel
+from vaesynth.synth.rtpghi import (
+    DEFAULT_TOL,
+    LOG_FLOOR,
+    _rand_phase,
+    gaussian_lambda,
+    rtpghi_frame_kernel,
+    tgrad_kernel,
+)
+from vaesynth.synth.spectral import analysis_window
 
 # Window length ~43 ms: 2048 at 44.1/48 kHz, resolving partials down to MIDI ~36 (65 Hz, 2.8 bins apart).
 WINDOW_SECONDS = 2048 / 48000
@@ -87,6 +100,114 @@ def control_delay(win_norm: np.ndarray, attack_length: int) -> int:
     w = win_norm[first:]
     d = np.arange(len(w))
     return int(round(float(np.sum(w * d) / np.sum(w))))
+
+
+def _random_phase_ola_gain(win_out: np.ndarray, g: np.ndarray, hop_length: int) -> float:
+    """RMS gain the normalised overlap-add applies to independent random-phase frames (steady state):
+    sqrt(mean_n sum_t w_s^2 / (sum_t w_s g)^2) over one hop."""
+    n_fft = len(win_out)
+    s2 = np.zeros(hop_length)
+    nm = np.zeros(hop_length)
+    n = np.arange(hop_length)
+    for shift in range(-n_fft, n_fft + 1, hop_length):
+        idx = n - shift + n_fft // 2
+        ok = (idx >= 0) & (idx < n_fft)
+        s2[ok] += win_out[idx[ok]] ** 2
+        nm[ok] += win_out[idx[ok]] * g[idx[ok]]
+    return float(np.sqrt(np.mean(s2 / nm**2)))
+
+
+# Floors more than this far below the timbre's peak are not rendered (leakage of clean partials).
+NOISE_FLOOR_MIN_RELATIVE = 1e-3  # -60 dB
+# Harmonics closer than this many timbre bins leave no valley to measure a floor in.
+NOISE_MIN_SPACING_BINS = 4.0
+
+
+LOBE_TABLE_STEPS = 32  # lobe table resolution, per bin
+LOBE_TABLE_BINS = 64
+_LOBE_TABLES: dict = {}
+
+
+def _lobe_table(window: str, n_fft: int) -> np.ndarray:
+    """|DTFT of the window| / sum(window) at offsets 0..LOBE_TABLE_BINS bins, LOBE_TABLE_STEPS per bin."""
+    key = (window, n_fft)
+    if key not in _LOBE_TABLES:
+        from vaesynth.synth.config import SpectralConfig
+
+        w = analysis_window(SpectralConfig(n_fft=n_fft, window=window))
+        n_pad = n_fft * LOBE_TABLE_STEPS
+        spec = np.abs(np.fft.rfft(w, n_pad))[: LOBE_TABLE_BINS * LOBE_TABLE_STEPS + 1]
+        _LOBE_TABLES[key] = spec / w.sum()
+    return _LOBE_TABLES[key]
+
+
+def split_noise_floor(timbre: Timbre, amps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Separate the timbre's floor between harmonics from its partials.
+
+    The floor below harmonic k + 1/2 is the median, over the middle half of the interval [k f_ref,
+    (k+1) f_ref] (k = 0: below the fundamental), of the magnitude minus the leakage of the nearest partials
+    (their window lobes, magnitudes summed: an upper bound of the leakage, so clean partials leave no
+    floor). The partial amplitudes (from peak picking) lose
+    the floor's share of power at their frequency: a_k <- a_k sqrt(1 - (floor_k / peak_k)^2), so a flat
+    noise frame becomes noise, not a comb of partials. Floors below NOISE_FLOOR_MIN_RELATIVE x the frame's
+    peak are dropped (clean timbres stay pure).
+    timbre: Timbre. amps: float32 [n_partials] from `harmonic_amplitudes`.
+    Returns (env float32 [n_env] linear magnitudes at f / f_ref = k + 0.5 (empty if none), amps float32).
+    Real-time safe: no.
+    """
+    cfg = timbre.config
+    mag = timbre.magnitudes.astype(np.float64)
+    spacing = timbre.f_ref_hz / cfg.bin_hz
+    n_bins = len(mag)
+    peak = float(mag.max()) if n_bins else 0.0
+    if spacing < NOISE_MIN_SPACING_BINS or not peak > 0:
+        return np.zeros(0, np.float32), amps
+    n_env = min(len(amps) + 1, int((n_bins - 1) / spacing))
+    w = analysis_window(cfg)
+    lobe = _lobe_table(cfg.window, cfg.n_fft)
+    lobe_x = np.arange(len(lobe))
+    peak_scale = 0.5 * float(w.sum())
+    intervals = []
+    for k in range(n_env):
+        lo = int(math.ceil((k + 0.25) * spacing))
+        hi = min(n_bins - 1, int(math.floor((k + 0.75) * spacing)))
+        intervals.append(np.arange(lo, hi + 1))
+
+    def floors(partial_amps):
+        env = np.zeros(n_env)
+        for k, b in enumerate(intervals):
+            if len(b) == 0:
+                continue
+            leak = np.zeros(len(b))
+            for j in range(max(1, k - 1), min(len(partial_amps), k + 2) + 1):
+                d = np.abs(b - j * spacing) * LOBE_TABLE_STEPS
+                leak += partial_amps[j - 1] * peak_scale * np.interp(d, lobe_x, lobe)
+            env[k] = np.median(np.maximum(mag[b] - leak, 0.0))
+        env[env < NOISE_FLOOR_MIN_RELATIVE * peak] = 0.0
+        return env
+
+    def corrected(env):
+        # Floor at harmonic k (normalised frequency k): mean of the valleys either side; the partial keeps
+        # the power of its peak bin above it: |peak|^2 = (a W(d))^2 + floor^2.
+        out = np.asarray(amps, np.float64).copy()
+        for k in range(1, len(out) + 1):
+            below = env[k - 1] if k - 1 < n_env else 0.0
+            above = env[k] if k < n_env else below
+            floor_mag = 0.5 * (below + above)
+            c = int(round(k * spacing))
+            raw = float(mag[max(0, c - 1) : min(n_bins, c + 2)].max()) if c - 1 < n_bins else 0.0
+            if out[k - 1] > 0 and raw > 0:
+                out[k - 1] *= math.sqrt(max(0.0, 1.0 - (floor_mag / raw) ** 2))
+        return out
+
+    # Two passes: the leakage depends on the partial amplitudes, which depend on the floor. Pass 1 takes
+    # partials at zero (the floor is an upper bound), pass 2 subtracts the leakage of the corrected partials.
+    env = floors(np.zeros(len(amps)))
+    env = floors(corrected(env))
+    if not np.any(env > 0):
+        return np.zeros(0, np.float32), amps
+    out = corrected(env)
+    return env.astype(np.float32), out.astype(np.float32)
 
 
 def gaussian_window_circular(n_fft: int, lam: float) -> np.ndarray:
@@ -148,6 +269,46 @@ def draw_harmonics_kernel(
 
 
 @numba.njit(nogil=True, cache=True)
+def add_noise_kernel(noise_env, n_env, noise_scale, f0_hz, sample_rate, n_fft, rng_state, spec_re, spec_im):
+    """Add the timbre's noise floor, re-pitched to f0_hz, with random phase, to a frame's spectrum.
+
+    noise_env: float32 [>= n_env] the timbre's floor (linear STFT magnitude) at normalised frequencies
+    f / f_ref = k + 0.5 (k = 0..n_env-1), interpolated linearly between; output bin b at f_b reads it at
+    f_b / f0_hz. noise_scale: magnitude factor times sqrt(f_ref) (IstftRenderer.set_timbre): the power
+    density is divided by the ratio f0 / f_ref, so a transposed noise keeps its power (as when resampled).
+    Faded above NYQUIST_FADE_START * Nyquist like the partials. Real-time safe: yes.
+    """
+    if n_env <= 0 or not (f0_hz > 0.0):
+        return
+    m = spec_re.shape[0]
+    nyq = 0.5 * sample_rate
+    fade_lo = NYQUIST_FADE_START * nyq
+    hz_per_bin = sample_rate / n_fft
+    u_max = n_env - 0.5
+    scale = noise_scale / math.sqrt(f0_hz)
+    for b in range(1, m - 1):
+        f = b * hz_per_bin
+        u = f / f0_hz
+        if u >= u_max:
+            break
+        if u <= 0.5:
+            e = noise_env[0]
+        else:
+            x = u - 0.5
+            i = int(x)
+            t = x - i
+            e = noise_env[i] * (1.0 - t) + noise_env[i + 1] * t
+        if not (e > 0.0):
+            continue
+        if f >= fade_lo:
+            e *= 0.5 * (1.0 + math.cos(math.pi * (f - fade_lo) / (nyq - fade_lo)))
+        a = e * scale
+        ph = _rand_phase(rng_state)
+        spec_re[b] += a * math.cos(ph)
+        spec_im[b] += a * math.sin(ph)
+
+
+@numba.njit(nogil=True, cache=True)
 def _synth_frame(
     v,
     s3,
@@ -163,6 +324,11 @@ def _synth_frame(
     rng,
     frame_start,
     first,
+    noise_env,
+    n_env,
+    noise_scale,
+    f0_hz,
+    sample_rate,
     ola,
     norm,
     win_out,
@@ -235,6 +401,7 @@ def _synth_frame(
         else:
             spec_re[b] = 0.0
             spec_im[b] = 0.0
+    add_noise_kernel(noise_env, n_env, noise_scale, f0_hz, sample_rate, n_fft, rng[v], spec_re, spec_im)
     irfft_kernel(spec_re, spec_im, y, bitrev, tw_re, tw_im, post_re, post_im, z_re, z_im)
     for n in range(first, n_fft):
         t = frame_start + n
@@ -249,6 +416,9 @@ def _synth_frame(
 def istft_render_kernel(
     amps,
     n_partials,
+    noise_env,
+    n_env,
+    noise_scale,
     f0_hz,
     gain,
     active,
@@ -341,6 +511,11 @@ def istft_render_kernel(
                 rng,
                 centre - half,
                 half - attack,
+                noise_env,
+                n_env,
+                noise_scale,
+                f0,
+                sample_rate,
                 ola,
                 norm,
                 win_out,
@@ -385,6 +560,7 @@ class IstftRenderer:
     timbre_ramp_ms: time a new timbre's amplitudes take to settle. tol: RTPGHI's relative tolerance.
     max_partials: harmonics kept from a timbre. attack_length: rise of the synthesis window before each
     frame's centre (samples, 1..n_fft/2, default n_fft/8; n_fft/2 = symmetric hann).
+    noise: render the timbre's floor between harmonics as noise (else partials only, like the oscbank).
     latency_samples = lookahead * hop_length; centre_delay_samples: see the module docstring.
     """
 
@@ -400,6 +576,7 @@ class IstftRenderer:
         tol: float = DEFAULT_TOL,
         max_partials: int = MAX_PARTIALS,
         attack_length: int | None = None,
+        noise: bool = True,
     ):
         if not (8000 <= int(sample_rate) <= 192000):
             raise ValueError(f"sample_rate must be in 8000..192000 Hz, got {sample_rate}")
@@ -462,6 +639,12 @@ class IstftRenderer:
         self._spec_im = np.zeros(m)
         self._y = np.zeros(n)
 
+        # Noise floor (residual between harmonics), see set_timbre / add_noise_kernel.
+        self.noise = bool(noise)
+        self._noise_env = np.zeros(self.max_partials + 1, np.float32)
+        self._n_env = 0
+        self._noise_scale = 0.0
+        self._noise_gain = _random_phase_ola_gain(self._win_out, g, self.hop_length)
         self._amp_cur = np.zeros(self.max_partials, np.float32)
         self._amp_next = np.zeros(self.max_partials, np.float32)
         self._amp_target = np.zeros(self.max_partials, np.float32)
@@ -475,6 +658,18 @@ class IstftRenderer:
         """New target timbre; its harmonic amplitudes ramp in over timbre_ramp_ms. Real-time safe: no (small
         allocation for the amplitudes; a numba loop of a few µs)."""
         amps = harmonic_amplitudes(timbre, self.max_partials)
+        self._n_env = 0
+        if self.noise:
+            env, amps = split_noise_floor(timbre, amps)
+            if len(env):
+                cfg = timbre.config
+                w = analysis_window(cfg)
+                # |X_m|^2 = sigma^2 * sum(w^2) for white noise of variance sigma^2 (PSD 2 sigma^2 / sr_m);
+                # output bins of magnitude m give PSD 2 m^2 G^2 / (n_fft sr_o) (G: _random_phase_ola_gain).
+                scale = math.sqrt(self.n_fft * self.sample_rate / (float(np.sum(w * w)) * cfg.sample_rate))
+                self._noise_env[: len(env)] = env
+                self._noise_scale = scale / self._noise_gain * math.sqrt(timbre.f_ref_hz)
+                self._n_env = len(env)
         self._amp_target[:] = 0.0
         self._amp_target[: len(amps)] = amps
         self._n_partials = max(self._n_partials, len(amps))
@@ -513,6 +708,9 @@ class IstftRenderer:
         istft_render_kernel(
             self._amp_cur,
             self._n_partials,
+            self._noise_env,
+            self._n_env,
+            self._noise_scale,
             f0_hz,
             gain,
             active,

@@ -7,10 +7,10 @@ import tracemalloc
 import numpy as np
 import pytest
 from vaesynth.synth.config import SpectralConfig
-from vaesynth.synth.istft import IstftRenderer, default_n_fft
+from vaesynth.synth.istft import IstftRenderer, default_n_fft, split_noise_floor
 from vaesynth.synth.nbfft import IrfftPlan, irfft_kernel
 from vaesynth.synth.protocol import Timbre
-from vaesynth.synth.spectral import magnitude
+from vaesynth.synth.spectral import analysis_window, magnitude
 
 TIMBRE_CONFIG = SpectralConfig(sample_rate=44100, n_fft=2048, hop_length=512)
 F_REF_HZ = 220.0
@@ -26,6 +26,16 @@ def harmonic_timbre(amplitudes, f_ref_hz: float = F_REF_HZ, config: SpectralConf
 
 
 SAW = 0.3 / np.arange(1, 31)
+
+
+def noisy_timbre(amplitudes, sigma: float, f_ref_hz: float = F_REF_HZ) -> Timbre:
+    """Expected STFT magnitude of the harmonic tone plus white noise of standard deviation sigma:
+    sqrt(|X_tone|^2 + sigma^2 sum(w^2)) (a model decoding mean power would give this)."""
+    tone = harmonic_timbre(amplitudes, f_ref_hz) if np.any(amplitudes) else None
+    w = analysis_window(TIMBRE_CONFIG)
+    tone_mag = tone.magnitudes.astype(np.float64) if tone is not None else 0.0
+    mag = np.sqrt(tone_mag**2 + sigma**2 * np.sum(w * w)) * np.ones(TIMBRE_CONFIG.n_bins)
+    return Timbre(mag.astype(np.float32), TIMBRE_CONFIG, f_ref_hz)
 
 
 def midi_to_hz(note: float) -> float:
@@ -181,7 +191,7 @@ def test_istft_renderer_render_allocates_nothing(renderer_48k):
         r.start_voice(i, float(f0[i]))
     for _ in range(40):  # warm-up: compile, first frames
         r.render(f0, g, active, out)
-    r.set_timbre(harmonic_timbre(SAW * 0.5))  # the amplitude ramp runs inside the measured renders
+    r.set_timbre(noisy_timbre(SAW * 0.5, 0.01))  # ramp and noise layer run inside the measured renders
     tracemalloc.start()
     try:
         base, _ = tracemalloc.get_traced_memory()
@@ -296,3 +306,54 @@ def test_istft_renderer_follows_vibrato_like_oscbank():
     assert best_sc < -24.0
     expected_delay = r.latency_samples + r.centre_delay_samples
     assert abs(best_delay - expected_delay) <= 256
+
+
+def noise_psd_ratio_db(y: np.ndarray, sr: int, f0_hz: float, expected_psd: float) -> float:
+    """Welch PSD (one-sided, per Hz) between 1.5 and 8 kHz away from the harmonics, relative to expected."""
+    from scipy.signal import welch
+
+    f, p = welch(y, sr, nperseg=8192)
+    m = (f > 1500) & (f < 8000)
+    for k in range(1, int(8000 / f0_hz) + 2):
+        m &= np.abs(f - k * f0_hz) > 60
+    return float(10 * np.log10(p[m].mean() / expected_psd))
+
+
+@pytest.mark.parametrize("ratio", [1.0, 2.0])
+def test_istft_renderer_noise_floor_matches_timbre_psd(ratio):
+    """A flat (white-noise) timbre plays as noise of the same power density, divided by the transposition
+    ratio (a transposed noise keeps its power): PSD = 2 sigma^2 / (sr_model * ratio) within 1 dB."""
+    sigma, sr = 0.05, 48000
+    timbre = noisy_timbre(np.zeros(4), sigma)
+    r = IstftRenderer(sr, 1, chunk_size=128)
+    r.set_timbre(timbre)
+    assert float(r._amp_target.max()) == 0.0  # a flat frame is all floor, no partials
+    f0 = F_REF_HZ * ratio
+    y = render_note(r, f0, 1.0, gain=1.0).astype(np.float64)[sr // 10 :]
+    expected = 2 * sigma**2 / TIMBRE_CONFIG.sample_rate / ratio
+    assert noise_psd_ratio_db(y, sr, f0, expected) == pytest.approx(0.0, abs=1.0)
+
+
+def test_istft_renderer_tone_plus_noise_keeps_partials_and_floor():
+    sigma, sr = 0.01, 48000
+    amps = np.array([0.2, 0.1, 0.05, 0.03])
+    r = IstftRenderer(sr, 1, chunk_size=128)
+    r.set_timbre(noisy_timbre(amps, sigma))
+    f0 = 330.0
+    y = render_note(r, f0, 1.0, gain=1.0).astype(np.float64)[sr // 10 :]
+    for k in range(1, 5):
+        _, amp = peak_hz_and_amplitude(y, sr, k * f0)
+        assert 20 * np.log10(amp / amps[k - 1]) == pytest.approx(0.0, abs=1.0)
+    expected = 2 * sigma**2 / TIMBRE_CONFIG.sample_rate / (f0 / F_REF_HZ)
+    assert noise_psd_ratio_db(y, sr, f0, expected) == pytest.approx(0.0, abs=1.0)
+
+
+def test_split_noise_floor_leaves_clean_harmonic_timbres_pure():
+    """The window leakage between clean partials is not mistaken for a noise floor."""
+    from vaesynth.synth.oscbank import harmonic_amplitudes
+
+    timbre = harmonic_timbre(SAW)
+    amps = harmonic_amplitudes(timbre)
+    env, amps2 = split_noise_floor(timbre, amps)
+    assert env.size == 0
+    np.testing.assert_array_equal(amps2, amps)
