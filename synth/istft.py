@@ -52,7 +52,7 @@ import math
 import numba
 import numpy as np
 from vaesynth.synth.nbfft import IrfftPlan, irfft_kernel
-from vaesynth.synth.oscbank import MAX_PARTIALS, NYQUIST_FADE_START, harmonic_amplitudes
+from vaesynth.synth.oscbank import MAX_PARTIALS, NYQUIST_FADE_START, _window_sum, harmonic_amplitudes
 from vaesynth.synth.protocol import Timbre
 from vaesynth.synth.rtpghi import (
     DEFAULT_TOL,
@@ -156,58 +156,86 @@ def split_noise_floor(timbre: Timbre, amps: np.ndarray) -> tuple[np.ndarray, np.
     Real-time safe: no.
     """
     cfg = timbre.config
-    mag = timbre.magnitudes.astype(np.float64)
+    mag = timbre.magnitudes
     spacing = timbre.f_ref_hz / cfg.bin_hz
     n_bins = len(mag)
     peak = float(mag.max()) if n_bins else 0.0
     if spacing < NOISE_MIN_SPACING_BINS or not peak > 0:
         return np.zeros(0, np.float32), amps
     n_env = min(len(amps) + 1, int((n_bins - 1) / spacing))
-    w = analysis_window(cfg)
     lobe = _lobe_table(cfg.window, cfg.n_fft)
-    lobe_x = np.arange(len(lobe))
-    peak_scale = 0.5 * float(w.sum())
-    intervals = []
-    for k in range(n_env):
-        lo = int(math.ceil((k + 0.25) * spacing))
-        hi = min(n_bins - 1, int(math.floor((k + 0.75) * spacing)))
-        intervals.append(np.arange(lo, hi + 1))
-
-    def floors(partial_amps):
-        env = np.zeros(n_env)
-        for k, b in enumerate(intervals):
-            if len(b) == 0:
-                continue
-            leak = np.zeros(len(b))
-            for j in range(max(1, k - 1), min(len(partial_amps), k + 2) + 1):
-                d = np.abs(b - j * spacing) * LOBE_TABLE_STEPS
-                leak += partial_amps[j - 1] * peak_scale * np.interp(d, lobe_x, lobe)
-            env[k] = np.median(np.maximum(mag[b] - leak, 0.0))
-        env[env < NOISE_FLOOR_MIN_RELATIVE * peak] = 0.0
-        return env
-
-    def corrected(env):
-        # Floor at harmonic k (normalised frequency k): mean of the valleys either side; the partial keeps
-        # the power of its peak bin above it: |peak|^2 = (a W(d))^2 + floor^2.
-        out = np.asarray(amps, np.float64).copy()
-        for k in range(1, len(out) + 1):
-            below = env[k - 1] if k - 1 < n_env else 0.0
-            above = env[k] if k < n_env else below
-            floor_mag = 0.5 * (below + above)
-            c = int(round(k * spacing))
-            raw = float(mag[max(0, c - 1) : min(n_bins, c + 2)].max()) if c - 1 < n_bins else 0.0
-            if out[k - 1] > 0 and raw > 0:
-                out[k - 1] *= math.sqrt(max(0.0, 1.0 - (floor_mag / raw) ** 2))
-        return out
-
+    peak_scale = 0.5 * _window_sum(cfg.window, cfg.n_fft)
+    amps64 = np.asarray(amps, np.float64)
+    env = np.zeros(n_env)
+    out = np.zeros(len(amps))
+    scratch = np.zeros(int(spacing) + 2)
+    min_floor = NOISE_FLOOR_MIN_RELATIVE * peak
     # Two passes: the leakage depends on the partial amplitudes, which depend on the floor. Pass 1 takes
     # partials at zero (the floor is an upper bound), pass 2 subtracts the leakage of the corrected partials.
-    env = floors(np.zeros(len(amps)))
-    env = floors(corrected(env))
+    _floors_kernel(mag, out, spacing, lobe, LOBE_TABLE_STEPS, peak_scale, min_floor, env, scratch)
+    _corrected_kernel(mag, amps64, env, spacing, out)
+    _floors_kernel(mag, out, spacing, lobe, LOBE_TABLE_STEPS, peak_scale, min_floor, env, scratch)
     if not np.any(env > 0):
         return np.zeros(0, np.float32), amps
-    out = corrected(env)
+    _corrected_kernel(mag, amps64, env, spacing, out)
     return env.astype(np.float32), out.astype(np.float32)
+
+
+@numba.njit(nogil=True, cache=True)
+def _floors_kernel(mag, partial_amps, spacing, lobe, steps, peak_scale, min_floor, env, scratch):
+    """env[k] = median over the middle half of [k, k+1] * spacing bins of max(mag - leakage, 0), where the
+    leakage is the sum of the lobes (lobe table, `steps` per bin) of partials k-1..k+2; below min_floor: 0."""
+    n_bins = mag.shape[0]
+    n_amps = partial_amps.shape[0]
+    n_lobe = lobe.shape[0]
+    for k in range(env.shape[0]):
+        lo = int(math.ceil((k + 0.25) * spacing))
+        hi = min(n_bins - 1, int(math.floor((k + 0.75) * spacing)))
+        n = 0
+        for b in range(lo, hi + 1):
+            leak = 0.0
+            for j in range(max(1, k - 1), min(n_amps, k + 2) + 1):
+                x = abs(b - j * spacing) * steps
+                i = int(x)
+                if i + 1 < n_lobe:
+                    t = x - i
+                    leak += partial_amps[j - 1] * peak_scale * (lobe[i] * (1.0 - t) + lobe[i + 1] * t)
+            scratch[n] = max(mag[b] - leak, 0.0)
+            n += 1
+        if n == 0:
+            env[k] = 0.0
+            continue
+        # Insertion sort of the few values of one valley (no slice objects, no allocation).
+        for i in range(1, n):
+            x = scratch[i]
+            j = i - 1
+            while j >= 0 and scratch[j] > x:
+                scratch[j + 1] = scratch[j]
+                j -= 1
+            scratch[j + 1] = x
+        med = scratch[n // 2] if n % 2 else 0.5 * (scratch[n // 2 - 1] + scratch[n // 2])
+        env[k] = med if med >= min_floor else 0.0
+
+
+@numba.njit(nogil=True, cache=True)
+def _corrected_kernel(mag, amps, env, spacing, out):
+    """out[k-1] = amps[k-1] * sqrt(1 - (floor_k / peak bin_k)^2): the partial keeps the power of its peak bin
+    above the floor (mean of the valleys either side): |peak|^2 = (a W(d))^2 + floor^2."""
+    n_bins = mag.shape[0]
+    n_env = env.shape[0]
+    for k in range(1, amps.shape[0] + 1):
+        below = env[k - 1] if k - 1 < n_env else 0.0
+        above = env[k] if k < n_env else below
+        floor_mag = 0.5 * (below + above)
+        c = int(round(k * spacing))
+        raw = 0.0
+        for b in range(max(0, c - 1), min(n_bins, c + 2)):
+            raw = max(raw, float(mag[b]))
+        a = amps[k - 1]
+        if a > 0 and raw > 0:
+            out[k - 1] = a * math.sqrt(max(0.0, 1.0 - (floor_mag / raw) ** 2))
+        else:
+            out[k - 1] = a
 
 
 def gaussian_window_circular(n_fft: int, lam: float) -> np.ndarray:
@@ -237,6 +265,8 @@ def draw_harmonics_kernel(
     m = out_log.shape[0]
     for b in range(m):
         out_log[b] = LOG_FLOOR
+    if not (f0_hz > 0.0) or not (abs(f0_rate_hz_per_sample) < 1e30):
+        return  # silent for a non-positive or NaN pitch (the engine validates; this keeps bins finite)
     nyq = 0.5 * sample_rate
     fade_lo = NYQUIST_FADE_START * nyq
     beta = math.pi * lam / (n_fft * n_fft)
