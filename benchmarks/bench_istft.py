@@ -17,24 +17,28 @@ from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.istft import IstftRenderer
 from vaesynth.synth.oscbank import OscBankRenderer
 from vaesynth.synth.protocol import Timbre
-from vaesynth.synth.spectral import magnitude
+from vaesynth.synth.spectral import analysis_window, magnitude
 
 SR = 48000
 BLOCK = 128
 NOTES = [48, 52, 55, 60, 64, 67, 72, 76]
 
 
-def saw_timbre() -> Timbre:
+def saw_timbre(noise_sigma: float = 0.0) -> Timbre:
+    """40-partial sawtooth at 220 Hz as a 44.1 kHz / 2048 model frame, plus (in power) the expected
+    spectrum of white noise of standard deviation noise_sigma (exercises the noise layer)."""
     cfg = SpectralConfig(44100, 2048, 512)
     t = np.arange(int(0.25 * cfg.sample_rate)) / cfg.sample_rate
     x = sum(0.3 / k * np.sin(2 * np.pi * k * 220 * t) for k in range(1, 41))
     frames = magnitude(x, cfg)
-    return Timbre(frames[len(frames) // 2], cfg, 220.0)
+    w = analysis_window(cfg)
+    mag = np.sqrt(frames[len(frames) // 2].astype(np.float64) ** 2 + noise_sigma**2 * np.sum(w * w))
+    return Timbre(mag.astype(np.float32), cfg, 220.0)
 
 
-def run(n_voices: int, seconds: float, n_fft, hop, chunk: int, lookahead: int):
+def run(n_voices: int, seconds: float, n_fft, hop, chunk: int, lookahead: int, noise_sigma: float = 0.0):
     r = IstftRenderer(SR, 8, hop_length=hop, n_fft=n_fft, lookahead=lookahead, chunk_size=chunk)
-    r.set_timbre(saw_timbre())
+    r.set_timbre(saw_timbre(noise_sigma))
     f0 = np.zeros(8, np.float32)
     f0[:n_voices] = [440 * 2 ** ((n - 69) / 12) for n in NOTES[:n_voices]]
     g = np.zeros((8, chunk), np.float32)
@@ -129,20 +133,23 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=BLOCK)
     ap.add_argument("--lookahead", type=int, default=1)
     ap.add_argument("--no-quality", action="store_true", help="skip the quality table")
+    ap.add_argument("--noise-sigma", type=float, default=0.0, help="add a noise floor to the timbre (0.003)")
     args = ap.parse_args()
     block_s = BLOCK / SR
     r0 = IstftRenderer(
         SR, 1, hop_length=args.hop, n_fft=args.n_fft, lookahead=args.lookahead, chunk_size=args.chunk
     )
     print(
-        f"IstftRenderer, {SR} Hz, n_fft {r0.n_fft}, hop {r0.hop_length}, render chunk {args.chunk}, "
+        f"timbre: 40-partial saw, noise floor sigma {args.noise_sigma}; IstftRenderer, {SR} Hz, "
+        f"n_fft {r0.n_fft}, hop {r0.hop_length}, attack {r0.attack_length}, render chunk {args.chunk}, "
         f"look-ahead {args.lookahead}; time per {BLOCK}-sample block ({block_s * 1e3:.3f} ms)"
     )
+    delay = r0.latency_samples + r0.centre_delay_samples
     print(
         f"added latency: note starts 0 samples (normalised overlap-add); a pitch/timbre change enters "
         f"the frame synthesised {r0.latency_samples} samples later (look-ahead x hop, "
-        f"{r0.latency_samples / SR * 1e3:.2f} ms), whose centre sounds n_fft/2 = {r0.n_fft // 2} samples "
-        f"after that ({(r0.latency_samples + r0.n_fft // 2) / SR * 1e3:.1f} ms to full effect)"
+        f"{r0.latency_samples / SR * 1e3:.2f} ms), whose weight is centred {r0.centre_delay_samples} samples "
+        f"after that ({delay} samples, {delay / SR * 1e3:.1f} ms in all; + up to a hop waiting for the frame)"
     )
     print("2-core machine shared with other jobs: wall medians and cpu p99 are the reliable numbers")
     print(
@@ -154,7 +161,9 @@ def main() -> None:
         f"{'cpu p99 us':>10s} {'cpu p99 %':>9s} {'onset us':>9s} {'onset %':>8s}"
     )
     for n in range(1, 9):
-        times, cpu, onset = run(n, args.seconds, args.n_fft, args.hop, args.chunk, args.lookahead)
+        times, cpu, onset = run(
+            n, args.seconds, args.n_fft, args.hop, args.chunk, args.lookahead, args.noise_sigma
+        )
         med, p99, cp99 = np.median(times), np.percentile(times, 99), np.percentile(cpu, 99)
         print(
             f"{n:6d} {med * 1e6:11.0f} {p99 * 1e6:11.0f} {100 * med / block_s:6.1f} "
