@@ -164,8 +164,8 @@ def rtpghi_frame_kernel(
             peak = s_cur[k]
         if s_prev[k] > peak:
             peak = s_prev[k]
-    floor = max(peak + log_tol, -1e300)
-    floor = max(floor, -700.0)
+    # Bins at the log floor (zero magnitude) are never significant, even in a silent frame.
+    floor = max(peak + log_tol, LOG_FLOOR + 1.0)
     tgrad_kernel(s_cur, n_fft, lam, floor, out_tgrad)
     # d phi/dk (rad per bin) = -(lam / n_fft) * ds/dt (per sample).
     cf = -lam / n_fft
