@@ -17,8 +17,10 @@ difference without it. Bins below `tol` x the frames' peak get random phase.
 Phases returned by the public functions follow `synth.spectral.stft`'s convention (frame sample 0 at
 t*hop - n_fft/2), i.e. the time-invariant phase plus pi*k.
 
-Real-time use: `RtpghiState` preallocates everything; `rtpghi_frame_kernel` is a numba nogil kernel that
-allocates nothing.
+API: `rtpghi_frame` (pure step: frames t-1, t, t+1 and frame t-1's phase/derivative in, frame t's out),
+`RtpghiState` (streaming: push magnitude frames, get phases), `rtpghi` (batch, frame by frame as in real
+time). Real-time use: `RtpghiState` preallocates everything; `rtpghi_frame_kernel` is the numba nogil kernel
+(allocates nothing) that all of them call.
 """
 
 from __future__ import annotations
@@ -239,6 +241,69 @@ def log_magnitude_kernel(mag, out_log):
     for k in range(mag.shape[0]):
         v = mag[k]
         out_log[k] = np.log(v) if v > 1e-30 else LOG_FLOOR
+
+
+class RtpghiScratch:
+    """Scratch arrays for `rtpghi_frame` (preallocate once per stream). n_bins: n_fft//2 + 1."""
+
+    def __init__(self, n_bins: int):
+        self.fgrad = np.zeros(n_bins)
+        self.heap_val = np.zeros(2 * n_bins)
+        self.heap_idx = np.zeros(2 * n_bins, dtype=np.int64)
+        self.todo = np.zeros(n_bins, dtype=np.bool_)
+
+
+def rtpghi_frame(
+    log_mag_prev,
+    log_mag_cur,
+    log_mag_next,
+    phase_prev,
+    tgrad_prev,
+    hop_length: int,
+    n_fft: int,
+    lam: float,
+    out_phase,
+    out_tgrad,
+    tol: float = DEFAULT_TOL,
+    rng_state=None,
+    scratch: RtpghiScratch | None = None,
+) -> None:
+    """One RTPGHI step as a pure function of the frames and the previous frame's state.
+
+    log_mag_prev/cur/next: float64 [n_bins] natural-log magnitudes of frames t-1, t, t+1 (log_mag_next None:
+    no look-ahead, backward time derivative). phase_prev: float64 [n_bins] frame-centred phase of t-1 (as
+    this function returned it; add pi*k for `synth.spectral.stft`'s convention); tgrad_prev: its d phi/dt
+    (rad/sample). lam: gaussian lambda (samples^2, `gaussian_lambda`). out_phase, out_tgrad: float64
+    [n_bins], written. tol: relative tolerance for random phase. rng_state: uint64 [1] (advanced).
+    scratch: `RtpghiScratch` (allocated here if None, which makes the call not real-time safe).
+    Real-time safe: yes, with scratch and rng_state given.
+    """
+    m = len(log_mag_cur)
+    if scratch is None:
+        scratch = RtpghiScratch(m)
+    if rng_state is None:
+        rng_state = np.array([0x9E3779B97F4A7C15], dtype=np.uint64)
+    has_next = log_mag_next is not None
+    nxt = log_mag_next if has_next else log_mag_cur
+    rtpghi_frame_kernel(
+        log_mag_prev,
+        log_mag_cur,
+        nxt,
+        has_next,
+        phase_prev,
+        tgrad_prev,
+        hop_length,
+        n_fft,
+        lam,
+        float(np.log(tol)),
+        rng_state,
+        out_phase,
+        out_tgrad,
+        scratch.fgrad,
+        scratch.heap_val,
+        scratch.heap_idx,
+        scratch.todo,
+    )
 
 
 class RtpghiState:

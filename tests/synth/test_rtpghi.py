@@ -9,12 +9,13 @@ from vaesynth.synth.griffinlim import fgla, reconstruct_offline
 from vaesynth.synth.rtpghi import (
     DEFAULT_TOL,
     LOG_FLOOR,
+    RtpghiScratch,
     RtpghiState,
     gaussian_lambda,
     log_magnitude_kernel,
     random_phase,
     rtpghi,
-    rtpghi_frame_kernel,
+    rtpghi_frame,
 )
 from vaesynth.synth.spectral import analysis_window, istft, magnitude, stft
 
@@ -74,43 +75,37 @@ def test_reconstruct_offline_matches_signal_spectrogram(mags):
 
 
 def test_rtpghi_streaming_matches_batch(mags):
-    """Frame-by-frame calls of the pure kernel, state carried by hand, equal the batch function."""
+    """Frame-by-frame calls of the pure `rtpghi_frame`, state carried by hand, equal the batch function."""
     n_frames, m = mags.shape
     lam = gaussian_lambda(analysis_window(CONFIG))
-    log_tol = float(np.log(DEFAULT_TOL))
     batch = rtpghi(mags, CONFIG, lookahead=1, seed=7)
-    ref_state = RtpghiState(CONFIG.n_fft, CONFIG.hop_length, lookahead=1, seed=7)
-    rng = ref_state.rng_state.copy()
-    s = np.full((n_frames + 1, m), LOG_FLOOR)
+    rng = RtpghiState(CONFIG.n_fft, CONFIG.hop_length, lookahead=1, seed=7).rng_state.copy()
+    s = np.full((n_frames, m), LOG_FLOOR)
     for t in range(n_frames):
         log_magnitude_kernel(mags[t], s[t])
     phase_prev = np.zeros(m)
     tgrad_prev = 2 * np.pi * np.arange(m) / CONFIG.n_fft
-    out_phase, out_tgrad, fgrad = np.zeros(m), np.zeros(m), np.zeros(m)
-    heap_val, heap_idx, todo = np.zeros(2 * m), np.zeros(2 * m, np.int64), np.zeros(m, np.bool_)
+    out_phase, out_tgrad = np.zeros(m), np.zeros(m)
+    scratch = RtpghiScratch(m)
     stream = np.zeros_like(batch)
     floor_row = np.full(m, LOG_FLOOR)
     for t in range(n_frames):
         prev = s[t - 1] if t > 0 else floor_row
-        has_next = t + 1 < n_frames
-        rtpghi_frame_kernel(
+        nxt = s[t + 1] if t + 1 < n_frames else None
+        rtpghi_frame(
             prev,
             s[t],
-            s[t + 1],
-            has_next,
+            nxt,
             phase_prev,
             tgrad_prev,
             CONFIG.hop_length,
             CONFIG.n_fft,
             lam,
-            log_tol,
-            rng,
             out_phase,
             out_tgrad,
-            fgrad,
-            heap_val,
-            heap_idx,
-            todo,
+            tol=DEFAULT_TOL,
+            rng_state=rng,
+            scratch=scratch,
         )
         phase_prev[:] = out_phase
         tgrad_prev[:] = out_tgrad
