@@ -49,6 +49,8 @@ class ModelConfig:
     sigma: observation std of the fixed-variance Gaussian, in model-space units (1.0 = db_range dB).
     n_partials: partials drawn by the harmonic decoder; 0 = as many as fit below Nyquist at f_ref_hz (≤ 64).
     n_noise_bands: bands of the harmonic decoder's noise envelope.
+    sc_weight: weight of a per-frame squared spectral convergence term on linear magnitudes added to the loss
+      (peaks dominate it; the log-domain likelihood alone trades peak level for valley shape), 0 = off.
     inharmonicity_guide: weight of the harmonic decoder's auxiliary loss |B_decoded - B_estimated(x)| / 1e-5
       (models/harmonic.estimate_inharmonicity), 0 = off; guide_frames: frames per batch it is computed on.
     """
@@ -72,6 +74,7 @@ class ModelConfig:
     n_partials: int = 0
     n_noise_bands: int = 32
     inharmonicity_guide: float = 1.0
+    sc_weight: float = 1000.0
     guide_frames: int = 16
 
     def __post_init__(self):
@@ -99,6 +102,8 @@ class ModelConfig:
             raise ValueError(f"hidden sizes must be >= 1, got {self.hidden}")
         if self.n_partials < 0 or self.n_noise_bands < 2:
             raise ValueError("n_partials must be >= 0 and n_noise_bands >= 2")
+        if self.sc_weight < 0:
+            raise ValueError(f"sc_weight must be >= 0, got {self.sc_weight}")
         if self.inharmonicity_guide < 0 or self.guide_frames < 1:
             raise ValueError("inharmonicity_guide must be >= 0 and guide_frames >= 1")
 

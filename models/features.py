@@ -80,7 +80,7 @@ class FrameCodec:
         codec = cls(0.0, cfg.db_range, cfg.pitch_mode, cfg.f_ref_hz, cfg.likelihood == "bernoulli")
         shifted = codec._normalise_pitch(mags, f0_hz)
         peak = float(np.max(shifted)) if shifted.size else 1.0
-        codec.ref_db = 20.0 * np.log10(max(peak, TINY))
+        codec.ref_db = float(20.0 * np.log10(max(peak, TINY)))
         return codec
 
     def _normalise_pitch(self, mags, f0_hz):
@@ -101,7 +101,7 @@ class FrameCodec:
     def to_model(self, magnitudes: np.ndarray, f0_hz: np.ndarray | None = None):
         """Linear magnitudes [N, n_bins] (+ f0_hz [N]) -> (x float32 [N, n_bins], cond [N, 1] or None)."""
         mags = self._normalise_pitch(np.asarray(magnitudes, dtype=np.float32), f0_hz)
-        db = 20.0 * np.log10(np.maximum(mags, TINY)) - self.ref_db
+        db = 20.0 * np.log10(np.maximum(mags.astype(np.float64), TINY)) - self.ref_db
         x = np.maximum(db / self.db_range + 1.0, 0.0)
         if self.clip_upper:
             x = np.minimum(x, 1.0)
@@ -121,7 +121,7 @@ class FrameCodec:
         return mags
 
     def state_dict(self) -> dict:
-        return {"ref_db": self.ref_db, "db_range": self.db_range, "pitch_mode": self.pitch_mode,
+        return {"ref_db": float(self.ref_db), "db_range": float(self.db_range), "pitch_mode": self.pitch_mode,
                 "f_ref_hz": self.f_ref_hz, "clip_upper": self.clip_upper}
 
     @classmethod

@@ -59,7 +59,9 @@ class BetaVAE(nn.Module):
 
     def decode(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """z [B, latent_dim] -> mean of p(x|z) [B, n_bins] in model space."""
-        out = self._decode_raw(z, cond)
+        return self._link(self._decode_raw(z, cond))
+
+    def _link(self, out: torch.Tensor) -> torch.Tensor:
         if self.cfg.likelihood == "bernoulli":
             if self.cfg.arch == "harmonic":
                 return out.clamp(0.0, 1.0)
@@ -88,11 +90,20 @@ class BetaVAE(nn.Module):
         nll = 0.5 * ((x - raw) * torch.exp(-logstd)) ** 2 + logstd + 0.5 * math.log(2 * math.pi)
         return nll.sum(-1)
 
+    def spectral_convergence_sq(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        """Per-frame squared spectral convergence [B] of model-space frames, on linear magnitudes."""
+        scale = self.cfg.db_range / 20.0 * math.log(10.0)
+        mag = torch.exp((x - 1.0) * scale)
+        mag_hat = torch.exp((x_hat.clamp(-0.5, 1.5) - 1.0) * scale)
+        return ((mag - mag_hat) ** 2).sum(-1) / ((mag * mag).sum(-1) + 1e-12)
+
     def loss(self, x: torch.Tensor, beta: float, cond: torch.Tensor | None = None) -> dict:
         """Negative ELBO with KL weight `beta` and the config's free bits, per-frame means.
 
-        Returns "loss" (scalar to minimise: recon + beta · sum_d max(KL_d, free_bits)), "recon" (NLL per
-        frame), "kl" (KL(q(z|x) || N(0, I)) per frame, unclamped), "kl_per_dim" [latent_dim] (batch mean).
+        Returns "loss" (scalar to minimise: recon + beta · sum_d max(KL_d, free_bits) + sc_weight · spectral
+        + inharmonicity_guide · guide), "recon" (NLL per frame), "kl" (KL(q(z|x) || N(0, I)) per frame,
+        unclamped), "kl_per_dim" [latent_dim] (batch mean), "spectral" (mean per-frame squared spectral
+        convergence on linear magnitudes), "guide" (harmonic arch: |B - estimated B| / 1e-5, else 0).
         A single reparameterised sample of z.
         """
         mu, logvar = self.encode(x, cond)
@@ -110,11 +121,15 @@ class BetaVAE(nn.Module):
         else:
             raw = self._decode_raw(z, cond)
         recon = self.recon_nll(x, raw).mean()
+        spectral = torch.zeros((), dtype=x.dtype, device=x.device)
+        if self.cfg.sc_weight > 0:
+            spectral = self.spectral_convergence_sq(x, self._link(raw)).mean()
         kl_per_dim = (0.5 * (mu * mu + logvar.exp() - 1.0 - logvar)).mean(0)
         kl = kl_per_dim.sum()
         kl_term = torch.clamp(kl_per_dim, min=self.cfg.free_bits).sum() if self.cfg.free_bits > 0 else kl
-        loss = recon + beta * kl_term + self.cfg.inharmonicity_guide * guide
-        return {"loss": loss, "recon": recon, "kl": kl, "kl_per_dim": kl_per_dim, "guide": guide}
+        loss = recon + beta * kl_term + self.cfg.sc_weight * spectral + self.cfg.inharmonicity_guide * guide
+        return {"loss": loss, "recon": recon, "kl": kl, "kl_per_dim": kl_per_dim, "spectral": spectral,
+                "guide": guide}
 
     def beta_at(self, step: int) -> float:
         """KL weight at optimiser step `step`: linear warm-up from 0 to cfg.beta over cfg.warmup_steps."""

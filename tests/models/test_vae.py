@@ -154,14 +154,28 @@ def test_free_bits_floor_holds_the_kl_term_and_blocks_its_gradient():
     x = harmonic_frames(16)
     out = seeded_loss(model, x, 2.0, None)
     assert torch.all(out["kl_per_dim"] < free_bits)
-    assert (out["loss"] - out["recon"]).item() == pytest.approx(2.0 * cfg.latent_dim * free_bits, rel=1e-6)
-    # the KL term is constant below the floor: the encoder's log-variance head only learns from recon
-    (out["loss"] - out["recon"]).backward()
+    kl_term = out["loss"] - out["recon"] - cfg.sc_weight * out["spectral"]
+    assert kl_term.item() == pytest.approx(2.0 * cfg.latent_dim * free_bits, rel=1e-5)
+    # the KL term is constant below the floor: the encoder gets no gradient from it
+    kl_term.backward()
     assert all(p.grad is None or torch.all(p.grad == 0) for p in model.encoder.parameters())
     # without free bits the same term is beta * KL
     model0 = build_model(tiny_cfg("mlp"))
     out0 = seeded_loss(model0, x, 2.0, None)
-    torch.testing.assert_close(out0["loss"] - out0["recon"], 2.0 * out0["kl"], rtol=1e-4, atol=1e-2)
+    torch.testing.assert_close(out0["loss"] - out0["recon"] - model0.cfg.sc_weight * out0["spectral"],
+                               2.0 * out0["kl"], rtol=1e-4, atol=1e-2)
+
+
+def test_spectral_term_matches_metrics_spectral_convergence():
+    from vaesynth.training.metrics import spectral_convergence
+
+    model = build_model(tiny_cfg("mlp"))
+    x = harmonic_frames(1)
+    x_hat = (x * 0.9 + 0.05).clamp(0, 1)
+    to_mag = lambda v: np.where(v.numpy() > 0, 10 ** ((v.numpy() - 1) * model.cfg.db_range / 20), 0.0)  # noqa: E731
+    ref = spectral_convergence(to_mag(x), to_mag(x_hat)) ** 2
+    # model space 0 is the floor (-db_range dB), not exact silence: allow that much
+    assert model.spectral_convergence_sq(x, x_hat).item() == pytest.approx(ref, rel=1e-3)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
