@@ -11,12 +11,13 @@ Per voice and hop (all in one numba nogil kernel, nothing allocated):
      instantaneous frequency of every bin of the lobe is the partial's frequency). Lobes are combined by
      max in the log domain (each bin follows its dominant partial). Partials at/above Nyquist are dropped,
      above NYQUIST_FADE_START * Nyquist faded with a raised cosine (as the oscbank does). While f0 moves
-     (bend, vibrato) each lobe is that of a linear chirp (wider, lower; `draw_harmonics_kernel`).
-     Noise: the timbre's floor between harmonics (`split_noise_floor`: valley medians minus the partials'
-     window leakage; partial amplitudes keep only their power above it) is resampled to the note
-     (f -> f * f_note / f_ref, power density / ratio so that its power is kept) and added with random
-     phase each frame (`add_noise_kernel`): white noise of variance sigma^2 in the timbre plays as noise of
-     PSD 2 sigma^2 / (sr_model * ratio) (tested within 1 dB). Clean harmonic timbres have no floor.
+     (bend, vibrato) each lobe is that of a linear chirp (wider, lower; `istft_draw.draw_harmonics_kernel`).
+     Noise: the timbre's floor between harmonics (`istft_noise.split_noise_floor`: valley medians minus
+     the partials' window leakage; partial amplitudes keep only their power above it) is resampled to the
+     note (f -> f * f_note / f_ref, power density / ratio so that its power is kept) and added with random
+     phase each frame (`istft_draw.add_noise_kernel`): white noise of variance sigma^2 in the timbre plays
+     as noise of PSD 2 sigma^2 / (sr_model * ratio) (tested within 1 dB). Clean harmonic timbres have no
+     floor.
   2. Phase: RTPGHI (`synth.rtpghi.rtpghi_frame_kernel`), with one hop of look-ahead (centred time
      derivative; the frame synthesised now is the one computed a hop ago) or none.
   3. irfft (`synth.nbfft`), times a synthesis window, overlap-added into the voice's buffer, together
@@ -39,7 +40,9 @@ overlap by n_fft - hop samples, so any change is crossfaded by the overlap-add (
 Latency. Note starts: 0 (heard from the next sample, at full level). Pitch/timbre changes: they enter the
 next frame synthesised (within a hop), which with look-ahead is used one hop later (`latency_samples` =
 lookahead * hop_length, the protocol's figure); that frame's weight in the output is centred
-`centre_delay_samples` after it starts (412 samples at 48 kHz defaults).
+`centre_delay_samples` after it starts (412 at 48 kHz defaults, by the window's centre of mass). Measured
+against the oscbank on vibrato: the istft output lags it by ~500 samples (10 ms) at the defaults, ~1250
+with a symmetric hann (attack_length = n_fft/2).
 
 Load: each voice computes one frame per hop; voices' frame grids are staggered by multiples of the chunk so
 that, with hop = 4 chunks, a quarter of the voices do a frame in any given chunk.
@@ -51,25 +54,16 @@ import math
 
 import numba
 import numpy as np
+from vaesynth.synth.istft_draw import add_noise_kernel, draw_harmonics_kernel, gaussian_window_circular
+from vaesynth.synth.istft_noise import split_noise_floor
 from vaesynth.synth.nbfft import IrfftPlan, irfft_kernel
-from vaesynth.synth.oscbank import MAX_PARTIALS, NYQUIST_FADE_START, _window_sum, harmonic_amplitudes
+from vaesynth.synth.oscbank import MAX_PARTIALS, harmonic_amplitudes
 from vaesynth.synth.protocol import Timbre
-from vaesynth.synth.rtpghi import (
-    DEFAULT_TOL,
-    LOG_FLOOR,
-    _rand_phase,
-    gaussian_lambda,
-    rtpghi_frame_kernel,
-    tgrad_kernel,
-)
+from vaesynth.synth.rtpghi import DEFAULT_TOL, LOG_FLOOR, gaussian_lambda, rtpghi_frame_kernel, tgrad_kernel
 from vaesynth.synth.spectral import analysis_window
 
 # Window length ~43 ms: 2048 at 44.1/48 kHz, resolving partials down to MIDI ~36 (65 Hz, 2.8 bins apart).
 WINDOW_SECONDS = 2048 / 48000
-# Chirp lobes are widened by at most sqrt of this (4x): bounds the cost of extreme bends.
-MAX_CHIRP_SPREAD = 16.0
-# Partials below this many bins would have their lobe folded onto DC: dropped.
-MIN_PARTIAL_BINS = 1.0
 
 
 def default_n_fft(sample_rate: int) -> int:
@@ -115,227 +109,6 @@ def _random_phase_ola_gain(win_out: np.ndarray, g: np.ndarray, hop_length: int) 
         s2[ok] += win_out[idx[ok]] ** 2
         nm[ok] += win_out[idx[ok]] * g[idx[ok]]
     return float(np.sqrt(np.mean(s2 / nm**2)))
-
-
-# Floors more than this far below the timbre's peak are not rendered (leakage of clean partials).
-NOISE_FLOOR_MIN_RELATIVE = 1e-3  # -60 dB
-# Harmonics closer than this many timbre bins leave no valley to measure a floor in.
-NOISE_MIN_SPACING_BINS = 4.0
-
-
-LOBE_TABLE_STEPS = 32  # lobe table resolution, per bin
-LOBE_TABLE_BINS = 64
-_LOBE_TABLES: dict = {}
-
-
-def _lobe_table(window: str, n_fft: int) -> np.ndarray:
-    """|DTFT of the window| / sum(window) at offsets 0..LOBE_TABLE_BINS bins, LOBE_TABLE_STEPS per bin."""
-    key = (window, n_fft)
-    if key not in _LOBE_TABLES:
-        from vaesynth.synth.config import SpectralConfig
-
-        w = analysis_window(SpectralConfig(n_fft=n_fft, window=window))
-        n_pad = n_fft * LOBE_TABLE_STEPS
-        spec = np.abs(np.fft.rfft(w, n_pad))[: LOBE_TABLE_BINS * LOBE_TABLE_STEPS + 1]
-        _LOBE_TABLES[key] = spec / w.sum()
-    return _LOBE_TABLES[key]
-
-
-def split_noise_floor(timbre: Timbre, amps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Separate the timbre's floor between harmonics from its partials.
-
-    The floor below harmonic k + 1/2 is the median, over the middle half of the interval [k f_ref,
-    (k+1) f_ref] (k = 0: below the fundamental), of the magnitude minus the leakage of the nearest partials
-    (their window lobes, magnitudes summed: an upper bound of the leakage, so clean partials leave no
-    floor). The partial amplitudes (from peak picking) lose
-    the floor's share of power at their frequency: a_k <- a_k sqrt(1 - (floor_k / peak_k)^2), so a flat
-    noise frame becomes noise, not a comb of partials. Floors below NOISE_FLOOR_MIN_RELATIVE x the frame's
-    peak are dropped (clean timbres stay pure).
-    timbre: Timbre. amps: float32 [n_partials] from `harmonic_amplitudes`.
-    Returns (env float32 [n_env] linear magnitudes at f / f_ref = k + 0.5 (empty if none), amps float32).
-    Real-time safe: no.
-    """
-    cfg = timbre.config
-    mag = timbre.magnitudes
-    spacing = timbre.f_ref_hz / cfg.bin_hz
-    n_bins = len(mag)
-    peak = float(mag.max()) if n_bins else 0.0
-    if spacing < NOISE_MIN_SPACING_BINS or not peak > 0:
-        return np.zeros(0, np.float32), amps
-    n_env = min(len(amps) + 1, int((n_bins - 1) / spacing))
-    lobe = _lobe_table(cfg.window, cfg.n_fft)
-    peak_scale = 0.5 * _window_sum(cfg.window, cfg.n_fft)
-    amps64 = np.asarray(amps, np.float64)
-    env = np.zeros(n_env)
-    out = np.zeros(len(amps))
-    scratch = np.zeros(int(spacing) + 2)
-    min_floor = NOISE_FLOOR_MIN_RELATIVE * peak
-    # Two passes: the leakage depends on the partial amplitudes, which depend on the floor. Pass 1 takes
-    # partials at zero (the floor is an upper bound), pass 2 subtracts the leakage of the corrected partials.
-    _floors_kernel(mag, out, spacing, lobe, LOBE_TABLE_STEPS, peak_scale, min_floor, env, scratch)
-    _corrected_kernel(mag, amps64, env, spacing, out)
-    _floors_kernel(mag, out, spacing, lobe, LOBE_TABLE_STEPS, peak_scale, min_floor, env, scratch)
-    if not np.any(env > 0):
-        return np.zeros(0, np.float32), amps
-    _corrected_kernel(mag, amps64, env, spacing, out)
-    return env.astype(np.float32), out.astype(np.float32)
-
-
-@numba.njit(nogil=True, cache=True)
-def _floors_kernel(mag, partial_amps, spacing, lobe, steps, peak_scale, min_floor, env, scratch):
-    """env[k] = median over the middle half of [k, k+1] * spacing bins of max(mag - leakage, 0), where the
-    leakage is the sum of the lobes (lobe table, `steps` per bin) of partials k-1..k+2; below min_floor: 0."""
-    n_bins = mag.shape[0]
-    n_amps = partial_amps.shape[0]
-    n_lobe = lobe.shape[0]
-    for k in range(env.shape[0]):
-        lo = int(math.ceil((k + 0.25) * spacing))
-        hi = min(n_bins - 1, int(math.floor((k + 0.75) * spacing)))
-        n = 0
-        for b in range(lo, hi + 1):
-            leak = 0.0
-            for j in range(max(1, k - 1), min(n_amps, k + 2) + 1):
-                x = abs(b - j * spacing) * steps
-                i = int(x)
-                if i + 1 < n_lobe:
-                    t = x - i
-                    leak += partial_amps[j - 1] * peak_scale * (lobe[i] * (1.0 - t) + lobe[i + 1] * t)
-            scratch[n] = max(mag[b] - leak, 0.0)
-            n += 1
-        if n == 0:
-            env[k] = 0.0
-            continue
-        # Insertion sort of the few values of one valley (no slice objects, no allocation).
-        for i in range(1, n):
-            x = scratch[i]
-            j = i - 1
-            while j >= 0 and scratch[j] > x:
-                scratch[j + 1] = scratch[j]
-                j -= 1
-            scratch[j + 1] = x
-        med = scratch[n // 2] if n % 2 else 0.5 * (scratch[n // 2 - 1] + scratch[n // 2])
-        env[k] = med if med >= min_floor else 0.0
-
-
-@numba.njit(nogil=True, cache=True)
-def _corrected_kernel(mag, amps, env, spacing, out):
-    """out[k-1] = amps[k-1] * sqrt(1 - (floor_k / peak bin_k)^2): the partial keeps the power of its peak bin
-    above the floor (mean of the valleys either side): |peak|^2 = (a W(d))^2 + floor^2."""
-    n_bins = mag.shape[0]
-    n_env = env.shape[0]
-    for k in range(1, amps.shape[0] + 1):
-        below = env[k - 1] if k - 1 < n_env else 0.0
-        above = env[k] if k < n_env else below
-        floor_mag = 0.5 * (below + above)
-        c = int(round(k * spacing))
-        raw = 0.0
-        for b in range(max(0, c - 1), min(n_bins, c + 2)):
-            raw = max(raw, float(mag[b]))
-        a = amps[k - 1]
-        if a > 0 and raw > 0:
-            out[k - 1] = a * math.sqrt(max(0.0, 1.0 - (floor_mag / raw) ** 2))
-        else:
-            out[k - 1] = a
-
-
-def gaussian_window_circular(n_fft: int, lam: float) -> np.ndarray:
-    """The time-domain frame a gaussian lobe of `lam` gives after irfft: exp(-pi (n - n_fft/2)^2 / lam)
-    summed over its periodic copies (n in [0, n_fft)), float64 [n_fft]."""
-    n = np.arange(n_fft) - n_fft / 2
-    g = np.zeros(n_fft)
-    for m in range(-2, 3):
-        g += np.exp(-np.pi * (n + m * n_fft) ** 2 / lam)
-    return g
-
-
-@numba.njit(nogil=True, cache=True)
-def draw_harmonics_kernel(
-    amps, n_partials, f0_hz, f0_rate_hz_per_sample, sample_rate, n_fft, lam, radius_bins, out_log
-):
-    """Log-magnitude frame of harmonic partials at k * f0_hz (k = 1..n_partials), gaussian lobes.
-
-    amps: float32 [>= n_partials] sinusoid amplitudes. f0_rate_hz_per_sample: how fast f0 moves (pitch bend,
-    vibrato): partial k is drawn as the gaussian-window STFT of a linear chirp of rate c = k * rate / sr
-    (cycles/sample^2), whose lobe is wider by sqrt(1 + (lam c)^2) and lower by (1 + (lam c)^2)^(1/4) (same
-    energy): with that lobe RTPGHI's gradients describe the chirp, and fast vibrato does not smear into
-    beating between frames of different stationary frequencies. lam: gaussian lambda (samples^2).
-    radius_bins: stationary lobe half-width drawn. out_log: float64 [n_fft/2 + 1], overwritten (LOG_FLOOR
-    where empty). Real-time safe: yes.
-    """
-    m = out_log.shape[0]
-    for b in range(m):
-        out_log[b] = LOG_FLOOR
-    if not (f0_hz > 0.0) or not (abs(f0_rate_hz_per_sample) < 1e30):
-        return  # silent for a non-positive or NaN pitch (the engine validates; this keeps bins finite)
-    nyq = 0.5 * sample_rate
-    fade_lo = NYQUIST_FADE_START * nyq
-    beta = math.pi * lam / (n_fft * n_fft)
-    half_sqrt_lam = 0.5 * math.sqrt(lam)
-    bins_per_hz = n_fft / sample_rate
-    for p in range(n_partials):
-        f = (p + 1) * f0_hz
-        if f >= nyq:
-            break
-        a = amps[p]
-        if f >= fade_lo:
-            a *= 0.5 * (1.0 + math.cos(math.pi * (f - fade_lo) / (nyq - fade_lo)))
-        if not (a > 1e-30):
-            continue
-        q = f * bins_per_hz
-        if q < MIN_PARTIAL_BINS:
-            continue
-        lc = lam * (p + 1) * f0_rate_hz_per_sample / sample_rate
-        spread = min(1.0 + lc * lc, MAX_CHIRP_SPREAD)
-        la = math.log(a * half_sqrt_lam) - 0.25 * math.log(spread)
-        beta_p = beta / spread
-        rad = radius_bins * math.sqrt(spread)
-        lo = max(0, int(math.ceil(q - rad)))
-        hi = min(m - 1, int(math.floor(q + rad)))
-        for b in range(lo, hi + 1):
-            d = b - q
-            v = la - beta_p * d * d
-            if v > out_log[b]:
-                out_log[b] = v
-
-
-@numba.njit(nogil=True, cache=True)
-def add_noise_kernel(noise_env, n_env, noise_scale, f0_hz, sample_rate, n_fft, rng_state, spec_re, spec_im):
-    """Add the timbre's noise floor, re-pitched to f0_hz, with random phase, to a frame's spectrum.
-
-    noise_env: float32 [>= n_env] the timbre's floor (linear STFT magnitude) at normalised frequencies
-    f / f_ref = k + 0.5 (k = 0..n_env-1), interpolated linearly between; output bin b at f_b reads it at
-    f_b / f0_hz. noise_scale: magnitude factor times sqrt(f_ref) (IstftRenderer.set_timbre): the power
-    density is divided by the ratio f0 / f_ref, so a transposed noise keeps its power (as when resampled).
-    Faded above NYQUIST_FADE_START * Nyquist like the partials. Real-time safe: yes.
-    """
-    if n_env <= 0 or not (f0_hz > 0.0):
-        return
-    m = spec_re.shape[0]
-    nyq = 0.5 * sample_rate
-    fade_lo = NYQUIST_FADE_START * nyq
-    hz_per_bin = sample_rate / n_fft
-    u_max = n_env - 0.5
-    scale = noise_scale / math.sqrt(f0_hz)
-    for b in range(1, m - 1):
-        f = b * hz_per_bin
-        u = f / f0_hz
-        if u >= u_max:
-            break
-        if u <= 0.5:
-            e = noise_env[0]
-        else:
-            x = u - 0.5
-            i = int(x)
-            t = x - i
-            e = noise_env[i] * (1.0 - t) + noise_env[i + 1] * t
-        if not (e > 0.0):
-            continue
-        if f >= fade_lo:
-            e *= 0.5 * (1.0 + math.cos(math.pi * (f - fade_lo) / (nyq - fade_lo)))
-        a = e * scale
-        ph = _rand_phase(rng_state)
-        spec_re[b] += a * math.cos(ph)
-        spec_im[b] += a * math.sin(ph)
 
 
 @numba.njit(nogil=True, cache=True)

@@ -7,7 +7,8 @@ import tracemalloc
 import numpy as np
 import pytest
 from vaesynth.synth.config import SpectralConfig
-from vaesynth.synth.istft import IstftRenderer, default_n_fft, split_noise_floor
+from vaesynth.synth.istft import IstftRenderer, default_n_fft
+from vaesynth.synth.istft_noise import split_noise_floor
 from vaesynth.synth.nbfft import IrfftPlan, irfft_kernel
 from vaesynth.synth.protocol import Timbre
 from vaesynth.synth.spectral import analysis_window, magnitude
