@@ -358,3 +358,18 @@ def test_split_noise_floor_leaves_clean_harmonic_timbres_pure():
     env, amps2 = split_noise_floor(timbre, amps)
     assert env.size == 0
     np.testing.assert_array_equal(amps2, amps)
+
+
+def test_istft_engine_note_in_tune_at_oscbank_level():
+    """Through the engine (make_renderer, chunk 64, envelopes): same pitch and level as the oscbank."""
+    from vaesynth.synth.engine import Engine
+
+    levels = {}
+    for name in ("oscbank", "istft"):
+        e = Engine(48000, engine=name, timbre=harmonic_timbre(SAW))
+        e.note_on(60, 100)
+        y = e.process(36000).astype(np.float64)[12000:]
+        hz, amp = peak_hz_and_amplitude(y, 48000, midi_to_hz(60))
+        assert abs(1200 * np.log2(hz / midi_to_hz(60))) < 5.0
+        levels[name] = amp
+    assert 20 * np.log10(levels["istft"] / levels["oscbank"]) == pytest.approx(0.0, abs=0.5)
