@@ -1,0 +1,180 @@
+"""Model quality on held-out frames (split by group), DESIGN.md metrics (training/metrics.py).
+
+Trains each arch on a dataset spec (default toy:additive4) for a wall-clock budget, then a beta sweep of the
+default arch, and prints: LSD (dB), spectral convergence, KL (nats/frame), active units, MIG (mean and per
+factor), steps and steps/s. Targets: toy:additive4 LSD <= 3 dB, SC <= 0.10 in <= 10 min of 2-core CPU
+training; MIG > 0.28.
+
+    .venv/bin/python benchmarks/bench_quality.py                  # 600 s per run (the target budget)
+    .venv/bin/python benchmarks/bench_quality.py --quick          # 60 s per run, smaller set, betas 1 and 4
+    .venv/bin/python benchmarks/bench_quality.py --data sf2:default --archs harmonic --betas ""
+
+A minimal training loop (Adam, fixed batch, cosine learning-rate decay over the budget); the real trainer is
+training/trainer.py. Timings on a shared machine: the steps/s column says how much work each run got.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+import torch
+
+from vaesynth.datasets.spec import load_dataset
+from vaesynth.models.config import ModelConfig
+from vaesynth.models.features import FrameCodec, choose_f_ref_hz
+from vaesynth.models.vae import build_model
+from vaesynth.training.metrics import active_units, kl_per_dim, lsd_db, mig, spectral_convergence
+from vaesynth.training.split import split_by_group, val_index_for
+
+# seed 001's baseline: one hidden layer of 400, Gaussian on our logmag frames, no spectral term
+BASELINE = {"arch": "mlp400", "sc_weight": 0.0}
+
+
+def prepare(spec: str, size: int | None, seed: int, val_fraction: float):
+    ds = load_dataset(spec, seed=seed, size=size, progress=False)
+    groups = ds.groups if ds.groups is not None else np.arange(ds.n_frames)
+    train_index, val_groups = split_by_group(groups, val_fraction, seed)
+    return ds, ds.subset(train_index), ds.subset(val_index_for(groups, val_groups))
+
+
+def model_config(ds, train, **overrides) -> ModelConfig:
+    c = ds.config
+    return ModelConfig(n_bins=c.n_bins, n_fft=c.n_fft, sample_rate=c.sample_rate, window=c.window,
+                       f_ref_hz=choose_f_ref_hz(train.f0_hz), **overrides)
+
+
+def train(cfg: ModelConfig, codec: FrameCodec, train_ds, seconds: float, batch: int, lr: float, seed: int,
+          max_steps: int | None = None, log_every: float = 30.0):
+    """Adam with cosine decay to lr/20 over the time budget. Returns (model, steps, seconds used)."""
+    torch.manual_seed(seed)
+    x, cond = codec.to_model(train_ds.magnitudes, train_ds.f0_hz)
+    x = torch.from_numpy(x)
+    cond = None if cond is None else torch.from_numpy(cond)
+    model = build_model(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    next_log = log_every
+    step = 0
+    while True:
+        elapsed = time.perf_counter() - t0
+        if elapsed >= seconds or (max_steps is not None and step >= max_steps):
+            break
+        frac = elapsed / seconds
+        for g in opt.param_groups:
+            g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        idx = torch.randint(0, x.shape[0], (batch,), generator=gen)
+        out = model.loss(x[idx], model.beta_at(step), None if cond is None else cond[idx])
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        opt.step()
+        step += 1
+        if elapsed > next_log:
+            next_log += log_every
+            print(f"    {elapsed:6.0f}s step {step:6d} loss {out['loss'].item():10.2f} "
+                  f"kl {out['kl'].item():6.2f}", flush=True)
+    return model.eval(), step, time.perf_counter() - t0
+
+
+@torch.inference_mode()
+def evaluate(model, codec: FrameCodec, val_ds, batch: int = 1024) -> dict:
+    """Held-out reconstruction through the posterior mean, and latent-space measures."""
+    x, cond = codec.to_model(val_ds.magnitudes, val_ds.f0_hz)
+    mus, logvars, x_hats = [], [], []
+    for i in range(0, len(x), batch):
+        xb = torch.from_numpy(x[i:i + batch])
+        cb = None if cond is None else torch.from_numpy(cond[i:i + batch])
+        mu, logvar = model.encode(xb, cb)
+        mus.append(mu.numpy())
+        logvars.append(logvar.numpy())
+        x_hats.append(model.decode(mu, cb).numpy())
+    mu, logvar = np.concatenate(mus), np.concatenate(logvars)
+    est = codec.to_magnitudes(np.concatenate(x_hats), val_ds.f0_hz)
+    out = {"lsd_db": lsd_db(val_ds.magnitudes, est), "sc": spectral_convergence(val_ds.magnitudes, est),
+           "kl": float(np.sum(kl_per_dim(mu, logvar))), "active_units": int(active_units(mu))}
+    if val_ds.factors is not None:
+        m, per = mig(mu, val_ds.factors)
+        out["mig"], out["mig_per_factor"] = m, per
+    return out
+
+
+def run(label, ds, train_ds, val_ds, overrides, args) -> dict:
+    cfg = model_config(ds, train_ds, **overrides)
+    codec = FrameCodec.fit(train_ds.magnitudes, train_ds.f0_hz, cfg, ds.config.sample_rate, ds.config.n_fft)
+    print(f"  {label}: {overrides}", flush=True)
+    model, steps, used = train(cfg, codec, train_ds, args.seconds, args.batch, args.lr, args.seed,
+                               args.max_steps)
+    res = evaluate(model, codec, val_ds)
+    res.update(label=label, steps=steps, steps_per_s=steps / used, seconds=used)
+    if args.save:
+        torch.save({"config": cfg.to_dict(), "codec": codec.state_dict(), "state": model.state_dict()},
+                   f"{args.save}_{label}.pt")
+    print(f"  -> {fmt(res)}", flush=True)
+    return res
+
+
+def fmt(r: dict) -> str:
+    mig_s = f"{r['mig']:.3f}" if "mig" in r else "  -  "
+    return (f"{r['label']:<22} {r['lsd_db']:7.2f} {r['sc']:7.3f} {r['kl']:7.2f} {r['active_units']:4d} {mig_s:>6} "
+            f"{r['steps']:7d} {r['steps_per_s']:6.1f}")
+
+
+def table(title: str, rows: list[dict], factor_names: list[str]) -> None:
+    print(f"\n{title}")
+    print(f"{'run':<22} {'LSD dB':>7} {'SC':>7} {'KL':>7} {'AU':>4} {'MIG':>6} {'steps':>7} {'st/s':>6}")
+    for r in rows:
+        print(fmt(r))
+    if factor_names and all("mig_per_factor" in r for r in rows):
+        print("MIG per factor: " + ", ".join(factor_names))
+        for r in rows:
+            print(f"  {r['label']:<20} " + " ".join(f"{v:6.3f}" for v in r["mig_per_factor"]))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="toy:additive4")
+    p.add_argument("--size", type=int, default=None, help="dataset size (sounds/notes); default the set's own")
+    p.add_argument("--seconds", type=float, default=600.0, help="training budget per run")
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--archs", default="mlp400,harmonic", help="comma list; mlp400 runs as seed 001's baseline")
+    p.add_argument("--betas", default="1,2,4,8", help="beta sweep of the last arch; empty = none")
+    p.add_argument("--latent-dim", type=int, default=8)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--save", default="", help="path prefix to save each trained model (.pt)")
+    p.add_argument("--quick", action="store_true", help="60 s per run, 4000 sounds, betas 1 and 4")
+    args = p.parse_args()
+    if args.quick:
+        args.seconds = min(args.seconds, 60.0)
+        args.size = args.size or 4000
+        args.betas = "1,4" if args.betas == "1,2,4,8" else args.betas
+    torch.set_num_threads(1)  # measured: on the shared 2-core machine one thread is fastest
+    ds, train_ds, val_ds = prepare(args.data, args.size, args.seed, args.val_fraction)
+    print(f"{args.data}: {train_ds.n_frames} training / {val_ds.n_frames} held-out frames, "
+          f"{args.seconds:.0f} s per run", flush=True)
+    archs = [a for a in args.archs.split(",") if a]
+    rows = []
+    for arch in archs:
+        over = dict(BASELINE) if arch == "mlp400" else {"arch": arch}
+        rows.append(run(arch, ds, train_ds, val_ds, {**over, "latent_dim": args.latent_dim}, args))
+    table("archs (beta 1)", rows, ds.factor_names)
+    betas = [float(b) for b in args.betas.split(",") if b]
+    if betas and archs:
+        sweep = []
+        for beta in betas:
+            prior = next((r for r in rows if r["label"] == archs[-1]), None) if beta == 1.0 else None
+            if prior is not None:
+                sweep.append({**prior, "label": f"{archs[-1]} beta=1"})
+                continue
+            over = {"arch": archs[-1], "beta": beta, "latent_dim": args.latent_dim}
+            sweep.append(run(f"{archs[-1]} beta={beta:g}", ds, train_ds, val_ds, over, args))
+        table(f"beta sweep ({archs[-1]})", sweep, ds.factor_names)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Torch-free decoder forward pass (numpy matmuls + a numba render kernel) for the live control path.
+
+`FastDecoder(model)` copies the decoder weights of an eval-mode BetaVAE (arch mlp400, mlp or harmonic) and
+reproduces `model.decode(z, cond)` for one latent vector, without torch's per-op overhead (a one-vector torch
+forward through the harmonic decoder is ~20 small ops, each with microseconds of dispatch). Buffers are
+preallocated; `decode` writes into them and returns a view, so it allocates nothing after warm-up.
+`conv` models have no fast path (use `model.decode`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from torch import nn
+
+from vaesynth.models.harmonic import KERNEL_HALF_WIDTH_BINS, KERNEL_OVERSAMPLE, LOBE_SCALE_RANGE, MAX_INHARMONICITY
+from vaesynth.models.harmonic import POWER_EPS
+
+LEAKY_SLOPE = 0.01  # nn.LeakyReLU's default, what HarmonicDecoder's trunk uses
+
+
+def _layers(seq: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """(weight [out, in] float32, bias [out], activation after it) for each Linear of a Sequential."""
+    out = []
+    mods = list(seq)
+    for i, m in enumerate(mods):
+        if isinstance(m, nn.Linear):
+            nxt = mods[i + 1] if i + 1 < len(mods) else None
+            act = "relu" if isinstance(nxt, nn.ReLU) else "leaky" if isinstance(nxt, nn.LeakyReLU) else "none"
+            out.append((m.weight.detach().numpy().astype(np.float32).copy(),
+                        m.bias.detach().numpy().astype(np.float32).copy(), act))
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def render_partials_kernel(amps_db, freqs_bins, lobe_scale, kernel, noise_power, out):
+    """Power-sum of window lobes plus noise power, then sqrt: out [n_bins] linear magnitude (re reference).
+
+    amps_db [K] (dB), freqs_bins [K] (fractional bins; < 0 or NaN = silent), lobe_scale (width factor),
+    kernel [n] (|W(δ)|/|W(0)| at δ = i / KERNEL_OVERSAMPLE), noise_power [n_bins] (linear power).
+    Real-time safe: yes (no allocation).
+    """
+    n_bins = out.shape[0]
+    for b in range(n_bins):
+        out[b] = noise_power[b] + POWER_EPS
+    reach = int(math.ceil(KERNEL_HALF_WIDTH_BINS * LOBE_SCALE_RANGE[1]))
+    limit = KERNEL_HALF_WIDTH_BINS * KERNEL_OVERSAMPLE
+    n_tab = kernel.shape[0]
+    for k in range(amps_db.shape[0]):
+        pos = freqs_bins[k]
+        if not (pos >= 0.0):
+            continue
+        amp = 10.0 ** (amps_db[k] / 20.0)
+        base = math.floor(pos)
+        for o in range(-reach + 1, reach + 1):
+            idx = int(base) + o
+            if idx < 0 or idx >= n_bins:
+                continue
+            u = abs((idx - pos) / lobe_scale) * KERNEL_OVERSAMPLE
+            if u >= limit:
+                continue
+            i0 = min(int(math.floor(u)), n_tab - 2)
+            frac = u - i0
+            v = (kernel[i0] * (1.0 - frac) + kernel[i0 + 1] * frac) * amp
+            out[idx] += v * v
+    for b in range(n_bins):
+        out[b] = math.sqrt(out[b])
+
+
+class FastDecoder:
+    """One-vector decoder: `decode(z, cond=None) -> x_hat [n_bins]` (model space) equal to model.decode."""
+
+    def __init__(self, model):
+        cfg = model.cfg
+        if cfg.arch == "conv":
+            raise ValueError("conv models have no fast decoder; use model.decode")
+        self.cfg = cfg
+        self.arch = cfg.arch
+        dec = model.decoder
+        self._z = np.zeros(cfg.latent_dim + cfg.n_cond, dtype=np.float32)
+        self.out = np.zeros(cfg.n_bins, dtype=np.float32)
+        if cfg.arch == "harmonic":
+            self.layers = _layers(dec.trunk)
+            self.amp = _layers(nn.Sequential(dec.amp_head))[0]
+            self.noise = _layers(nn.Sequential(dec.noise_head))[0]
+            self.shape = _layers(nn.Sequential(dec.shape_head))[0]
+            self.kernel = dec.kernel.numpy().astype(np.float64)
+            self.noise_interp = dec.noise_interp.numpy().astype(np.float32)
+            self.k = np.arange(1, dec.n_partials + 1, dtype=np.float64)
+            self.bin_hz = cfg.sample_rate / cfg.n_fft
+            self._mag = np.zeros(cfg.n_bins, dtype=np.float64)
+            self._noise_power = np.zeros(cfg.n_bins, dtype=np.float64)
+        else:
+            self.layers = _layers(dec.net)
+
+    @staticmethod
+    def _mlp(layers, h):
+        for w, b, act in layers:
+            h = w @ h + b
+            if act == "relu":
+                np.maximum(h, 0.0, out=h)
+            elif act == "leaky":
+                h = np.where(h > 0, h, LEAKY_SLOPE * h)
+        return h
+
+    def controls(self, z: np.ndarray, cond: np.ndarray | None = None) -> dict:
+        """Harmonic controls (as HarmonicDecoder.controls, one vector, numpy float64 / float)."""
+        if self.arch != "harmonic":
+            raise ValueError(f"arch {self.arch!r} has no parametric controls")
+        cfg = self.cfg
+        self._z[: cfg.latent_dim] = z
+        if cfg.n_cond:
+            self._z[cfg.latent_dim:] = 0.0 if cond is None else cond
+        h = self._mlp(self.layers, self._z)
+        db = cfg.db_range
+        amps_db = db * (self.amp[0] @ h + self.amp[1] - 1.0)
+        noise_db = db * (self.noise[0] @ h + self.noise[1] - 1.0)
+        shape = self.shape[0] @ h + self.shape[1]
+        lo, hi = LOBE_SCALE_RANGE
+        b = MAX_INHARMONICITY / (1.0 + math.exp(-float(shape[0])))
+        s = float(shape[1]) + math.log((1 - lo) / (hi - 1))
+        lobe = lo + (hi - lo) / (1.0 + math.exp(-s))
+        ratio = 2.0 ** float(self._z[cfg.latent_dim]) if cfg.n_cond else 1.0
+        return {"amps_db": amps_db.astype(np.float64), "inharmonicity": b, "lobe_scale": lobe,
+                "noise_db": noise_db, "f0_ratio": ratio}
+
+    def decode(self, z: np.ndarray, cond: np.ndarray | None = None) -> np.ndarray:
+        """z [latent_dim] (cond [n_cond]) -> model-space frame [n_bins] float32 (a view of self.out).
+        Real-time safe: no (numpy temporaries in the matmuls), but torch-free and cheap."""
+        cfg = self.cfg
+        if self.arch != "harmonic":
+            self._z[: cfg.latent_dim] = z
+            if cfg.n_cond:
+                self._z[cfg.latent_dim:] = 0.0 if cond is None else cond
+            y = self._mlp(self.layers, self._z)
+            if cfg.likelihood == "bernoulli":
+                y = 1.0 / (1.0 + np.exp(-y))
+            self.out[:] = y
+            return self.out
+        c = self.controls(z, cond)
+        freqs = self.k * (cfg.f_ref_hz * c["f0_ratio"]) * np.sqrt(1.0 + (self.k * self.k - 1.0)
+                                                                   * c["inharmonicity"])
+        pos = np.where(freqs < 0.5 * cfg.sample_rate, freqs / self.bin_hz, -1.0)
+        np.power(10.0, (c["noise_db"] @ self.noise_interp) / 10.0, out=self._noise_power)
+        render_partials_kernel(c["amps_db"], pos, c["lobe_scale"], self.kernel, self._noise_power, self._mag)
+        floor = 10.0 ** (-cfg.db_range / 20.0)
+        x = 20.0 * np.log10(self._mag + floor) / cfg.db_range + 1.0
+        if cfg.likelihood == "bernoulli":
+            np.clip(x, 0.0, 1.0, out=x)
+        self.out[:] = x
+        return self.out
