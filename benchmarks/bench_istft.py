@@ -97,11 +97,16 @@ def hold_note(r, f0_of_t, seconds: float) -> np.ndarray:
 
 def quality_table() -> None:
     """Spectral convergence of the istft output against the oscillator bank (exact partials) on the same
-    pitch trajectory, the istft output advanced by its control delay (n_fft/2 + look-ahead x hop)."""
+    pitch trajectory, the istft output advanced by the delay (searched near its documented control delay)
+    that matches best. At low notes part of the difference is the partials' relative phases (the analysis
+    lobes overlap), not an error of the istft."""
     timbre = saw_timbre()
     cfg = SpectralConfig(SR, 2048, 256)
     setups = [(2048, 256, 1), (2048, 256, 0), (2048, 128, 1), (1024, 128, 1), (1024, 256, 1)]
-    print("\nquality: SC (dB) of |STFT| (2048/256) vs the oscbank on the same pitch trajectory, 1.5 s notes")
+    print(
+        "\nquality: SC (dB) of |STFT| (2048/256) vs the oscbank on the same pitch trajectory, 1.5 s notes, "
+        "@ the best alignment (samples the istft output lags)"
+    )
     print(f"{'note':>4s} {'vibrato':>8s} " + " ".join(f"{f'{n}/{h}/la{la}':>13s}" for n, h, la in setups))
     for note in (36, 45, 69, 84):
         for depth_cents in (0, 50, 200):
@@ -118,11 +123,16 @@ def quality_table() -> None:
                 r = IstftRenderer(SR, 1, hop_length=hop, n_fft=n_fft, lookahead=la, chunk_size=64)
                 r.set_timbre(timbre)
                 y = hold_note(r, f0_of_t, 1.5)
-                delay = r.centre_delay_samples + r.latency_samples
-                a = magnitude(ref[SR // 4 : len(ref) - delay], cfg)
-                b = magnitude(y[SR // 4 + delay :], cfg)
-                cells.append(20 * np.log10(np.linalg.norm(a - b) / np.linalg.norm(a)))
-            print(f"{note:4d} {depth_cents:6d} c " + " ".join(f"{c:13.1f}" for c in cells))
+                # Best alignment near the documented delay (the effective delay depends on the signal).
+                expected = r.centre_delay_samples + r.latency_samples
+                a = magnitude(ref[SR // 4 : len(ref) - 1600], cfg)
+                best = (np.inf, 0)
+                for delay in range(max(0, expected - 512), expected + 513, 32):
+                    b = magnitude(y[SR // 4 + delay : len(y) - 1600 + delay], cfg)
+                    sc = 20 * np.log10(np.linalg.norm(a - b) / np.linalg.norm(a))
+                    best = min(best, (sc, delay))
+                cells.append(best)
+            print(f"{note:4d} {depth_cents:6d} c " + " ".join(f"{sc:7.1f} @{d:4d}" for sc, d in cells))
 
 
 def main() -> None:
