@@ -88,6 +88,12 @@ def to_numpy_tree(obj: Any) -> Any:
     return obj
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_checkpoint(path: str | Path, payload: dict) -> Path:
     """Write `payload` (plus the format header) to `path` atomically.
 
@@ -103,6 +109,7 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
     data.update(to_plain({k: v for k, v in payload.items() if k not in ("format", "format_version")}))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint gets the usual file mode
         with os.fdopen(fd, "wb") as f:
             torch.save(data, f)
             f.flush()

@@ -112,6 +112,11 @@ class TrainConfig:
         for key in FIXED_ON_RESUME:
             if key in overrides and overrides[key] is not None:
                 new = tuple(overrides[key]) if key == "hidden" else overrides[key]
+                if key == "data":
+                    from vaesynth.training.evaluation import canonical_spec
+
+                    if canonical_spec(str(new)) == canonical_spec(self.data):
+                        continue  # the same data named another way (./x.npz vs x.npz)
                 if new != getattr(self, key):
                     flag = "--" + key.replace("_", "-").replace("warmup-steps", "warmup")
                     raise UserError(

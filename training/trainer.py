@@ -293,6 +293,8 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
         elapsed = float(tr.get("seconds", 0.0))
         if rank == 0:
             torch.set_rng_state(tr["torch_rng"])
+            if device.type == "cuda" and tr.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(tr["cuda_rng"], device)
         else:  # the other ranks' streams were not saved: a fresh, still deterministic, stream per rank
             torch.manual_seed(cfg.seed + 1_000_003 * rank + step)
 
@@ -313,6 +315,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
             "batch_in_epoch": batch_in_epoch,
             "epoch_sums": dict(sums),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "seconds": elapsed + (time.monotonic() - t_start),
         }
 
