@@ -62,10 +62,16 @@ class Instrument:
             self.pca = LatentPCA.from_state(checkpoint["pca"])
             self.config = SpectralConfig.from_dict(checkpoint["spectral_config"])
             self.model = build_model(self.model_config)
-            self.model.load_state_dict(checkpoint["model_state"])
-        except (ValueError, KeyError, RuntimeError, TypeError) as e:
+        except (ValueError, KeyError, TypeError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"{path}: checkpoint contents do not fit this release ({first[:160]})") from None
+        try:
+            self.model.load_state_dict(checkpoint["model_state"])
+        except (RuntimeError, KeyError, TypeError) as e:
+            raise UserError(
+                f"{path}: its weights do not fit the {self.model_config.arch!r} network this release "
+                f"builds (written by an incompatible vaesynth; retrain it)"
+            ) from None
         self.model.eval()
         if num_threads:
             # The control thread decodes one vector at a time: more threads only add sync overhead and
@@ -82,9 +88,17 @@ class Instrument:
         self.n_pcs = int(self.pca.n_components)
         self._conditioned = self.model_config.n_cond > 0
         self._zero_cond = torch.zeros(1, self.model_config.n_cond) if self._conditioned else None
-        # One-vector fast path: a preallocated input shared with a tensor view (no per-call allocation of z).
+        # One-vector fast path: a preallocated input shared with a tensor view (no per-call allocation of z),
+        # decoded by the torch-free FastDecoder where the arch has one (torch's per-op dispatch dominates a
+        # one-vector forward), warmed up here so the first knob move does not pay numba's compilation.
         self._z1 = np.zeros((1, self.latent_dim), dtype=np.float32)
         self._z1_tensor = torch.from_numpy(self._z1)
+        self._fast = None
+        if self.model_config.arch != "conv":
+            from vaesynth.models.fastdecode import FastDecoder
+
+            self._fast = FastDecoder(self.model)
+            self._fast.decode(self._z1[0])
 
     # --- decoding ---------------------------------------------------------------------------------------
     def _cond(self, f0_hz, n: int):
@@ -116,6 +130,12 @@ class Instrument:
             if not np.isfinite(z).all():
                 raise ValueError("z must be finite (got NaN or inf)")
             np.clip(z, -LATENT_LIMIT, LATENT_LIMIT, out=self._z1[0])
+            if self._fast is not None and (f0_hz is None or not self._conditioned):
+                x_hat = self._fast.decode(self._z1[0])[None, :]
+                mags = self.codec.to_magnitudes(x_hat, None if f0_hz is None else np.array([float(f0_hz)]))
+                if not np.isfinite(mags).all():
+                    mags = np.nan_to_num(mags, nan=0.0, posinf=0.0, neginf=0.0)
+                return mags[0]
             zt, single = self._z1_tensor, True
         else:
             zb, single = self._latent_batch(z)
