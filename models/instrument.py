@@ -67,7 +67,7 @@ class Instrument:
             raise UserError(f"{path}: checkpoint contents do not fit this release ({first[:160]})") from None
         try:
             self.model.load_state_dict(checkpoint["model_state"])
-        except (RuntimeError, KeyError, TypeError) as e:
+        except (RuntimeError, KeyError, TypeError):
             raise UserError(
                 f"{path}: its weights do not fit the {self.model_config.arch!r} network this release "
                 f"builds (written by an incompatible vaesynth; retrain it)"
