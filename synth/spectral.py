@@ -207,7 +207,7 @@ def _dirichlet(phi: np.ndarray, n: int) -> np.ndarray:
     return np.exp(-1j * half * (n - 1)) * ratio
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def _cqt_filter_spectra(sample_rate: float, fmin_hz: float, n_bins: int, bins_per_octave: int,
                         filter_scale: float, n_fft: int) -> tuple[tuple, np.ndarray]:
     """Per bin (lo, values): the L1-normalised Hann wavelet's DFT on positive bins [lo, lo + len(values)),
@@ -234,28 +234,58 @@ def _cqt_filter_spectra(sample_rate: float, fmin_hz: float, n_bins: int, bins_pe
         half_width = _CQT_SUPPORT_BINS * n_fft / n
         lo = max(0, int(np.floor(centre - half_width)))
         hi = min(n_pos, int(np.ceil(centre + half_width)) + 1)
-        theta = 2.0 * np.pi * np.arange(lo, hi) / n_fft
-        phi = theta - 2.0 * np.pi * f_hz / sample_rate
-        step = 2.0 * np.pi / n
-        win_dtft = (0.5 * _dirichlet(phi, n) - 0.25 * _dirichlet(phi - step, n)
-                    - 0.25 * _dirichlet(phi + step, n))
-        # periodic Hann of length n sums to n / 2
-        values = np.exp(-1j * phi * j0) * win_dtft / (0.5 * n)
+        if hi - lo > n_pos // 8:
+            # Short filter, wide support: one FFT of the circularly placed filter beats evaluating the
+            # closed form (a dozen transcendentals per bin) over most of the spectrum. Same samples.
+            w = get_window("hann", n, fftbins=True)
+            buf = np.zeros(n_fft, dtype=np.complex128)
+            buf[j.astype(np.int64) % n_fft] = w * np.exp(2j * np.pi * f_hz * j / sample_rate) / np.sum(w)
+            values = np.fft.fft(buf)[lo:hi]
+        else:
+            theta = 2.0 * np.pi * np.arange(lo, hi) / n_fft
+            phi = theta - 2.0 * np.pi * f_hz / sample_rate
+            step = 2.0 * np.pi / n
+            win_dtft = (0.5 * _dirichlet(phi, n) - 0.25 * _dirichlet(phi - step, n)
+                        - 0.25 * _dirichlet(phi + step, n))
+            # periodic Hann of length n sums to n / 2
+            values = np.exp(-1j * phi * j0) * win_dtft / (0.5 * n)
         values.setflags(write=False)
         out.append((lo, values))
     lengths.setflags(write=False)
     return tuple(out), lengths
 
 
+def _ladder(n: int) -> int:
+    """Smallest 2^k or 3 * 2^k >= n: few distinct sizes (so cached filter spectra get reused), at most a
+    third larger than needed, and FFT-friendly."""
+    p = 1 << max(0, int(np.ceil(np.log2(n))))
+    return 3 * p // 4 if p >= 4 and 3 * p // 4 >= n else p
+
+
 def _cqt_grid(n_samples: int, hop_length: int, max_length: float) -> tuple[int, int]:
     """(n_fft, n_frames): an FFT size that is a multiple of hop_length and holds the signal plus a whole
-    longest filter of zeros, so the circular correlation equals the linear one at every frame."""
-    from scipy.fft import next_fast_len
-
+    longest filter of zeros, so the circular correlation equals the linear one at every frame. A `_ladder`
+    size of frames, so that the (cached) filter spectra serve every signal up to that length."""
     n_frames = 1 + n_samples // hop_length
     need = n_samples + int(np.ceil(max_length)) + 2
-    m = next_fast_len(-(-need // hop_length))
+    m = _ladder(-(-need // hop_length))
     return m * hop_length, n_frames
+
+
+def _cqt_block_grid(hop_length: int, max_length: float, n_frames: int | None = None) -> tuple[int, int, int]:
+    """Overlap-save blocks for `cqt`: (n_fft, lead, n_out). A block's FFT covers n_fft samples starting
+    lead * hop before its first frame; its first n_out frames see their whole filters inside the block.
+    n_fft is a multiple of hop: ~4 longest filters, or for a signal of n_frames that fits in less, the
+    `_ladder` size of frames that holds it. So n_fft takes few values per setting and the filter spectra
+    (cached) are computed a few times per setting, not once per signal length."""
+    from scipy.fft import next_fast_len
+
+    reach = int(np.ceil(max_length / 2.0)) + 2  # samples a filter reaches either side of its frame
+    lead = -(-reach // hop_length)
+    m = next_fast_len(max(4 * (2 * lead + 1), 64))
+    if n_frames is not None:
+        m = min(m, _ladder(n_frames + 2 * lead + 1))
+    return m * hop_length, lead, m - 2 * lead - 1
 
 
 def cqt(x: np.ndarray, sample_rate: float, hop_length: int, fmin_hz: float, n_bins: int,
@@ -267,8 +297,9 @@ def cqt(x: np.ndarray, sample_rate: float, hop_length: int, fmin_hz: float, n_bi
     Magnitudes match librosa.cqt(x, sr, hop_length, fmin, n_bins, bins_per_octave) up to librosa's
     approximations (resampling per octave, 1% filter sparsity); see tests for the tolerance.
     x: [n_samples]. Returns complex64 [1 + n_samples // hop_length, n_bins].
-    Computed exactly per bin: one FFT of the signal, a product with the filter spectrum, then decimation
-    by hop_length done by folding the spectrum (exact when n_fft is a multiple of hop_length).
+    Computed exactly, by overlap-save blocks: per block one FFT, per bin a product with the filter's
+    spectrum, then decimation by hop_length done by folding that product (decimation in time is
+    aliasing in frequency: exact because n_fft is a multiple of hop_length) and a short inverse FFT.
     Real-time safe: no (allocates).
     """
     from scipy.fft import ifft, rfft
@@ -277,19 +308,27 @@ def cqt(x: np.ndarray, sample_rate: float, hop_length: int, fmin_hz: float, n_bi
     if x.ndim != 1:
         raise ValueError(f"cqt expects a mono signal [n_samples], got shape {x.shape}")
     lengths = cqt_lengths(sample_rate, fmin_hz, n_bins, bins_per_octave, filter_scale)
-    n_fft, n_frames = _cqt_grid(len(x), hop_length, lengths.max())
+    n_frames = 1 + len(x) // hop_length
+    n_fft, lead, n_out = _cqt_block_grid(hop_length, lengths.max(), n_frames)
     spectra, lengths = _cqt_filter_spectra(sample_rate, fmin_hz, n_bins, bins_per_octave, filter_scale, n_fft)
-    spec_x = rfft(x, n=n_fft)
+    scale = np.sqrt(lengths)
     m = n_fft // hop_length
-    out = np.empty((n_frames, n_bins), dtype=np.complex64)
-    for k, (lo, values) in enumerate(spectra):
-        prod = spec_x[lo:lo + len(values)] * np.conj(values)
-        # c[t*hop] = (1/hop) * IDFT_m( sum_r C[f + r*m] ): decimation in time is folding in frequency.
-        idx = np.arange(lo, lo + len(values)) % m
-        folded = np.bincount(idx, prod.real, m) + 1j * np.bincount(idx, prod.imag, m)
-        c = ifft(folded) / hop_length
-        out[:, k] = np.sqrt(lengths[k]) * c[:n_frames]
-    return out
+    n_blocks = -(-n_frames // n_out)
+    pad_left = lead * hop_length
+    xp = np.zeros(pad_left + n_blocks * n_out * hop_length + n_fft)
+    xp[pad_left:pad_left + len(x)] = x
+    folds = [np.arange(lo, lo + len(values)) % m for lo, values in spectra]
+    out = np.empty((n_blocks * n_out, n_bins), dtype=np.complex64)
+    for blk in range(n_blocks):
+        t0 = blk * n_out
+        spec_x = rfft(xp[t0 * hop_length:t0 * hop_length + n_fft])
+        for k, (lo, values) in enumerate(spectra):
+            prod = spec_x[lo:lo + len(values)] * np.conj(values)
+            # c[q*hop] = (1/hop) IDFT_m( sum_r C[f + r*m] )[q]; frame t0 + i sits at q = lead + i.
+            folded = np.bincount(folds[k], prod.real, m) + 1j * np.bincount(folds[k], prod.imag, m)
+            c = ifft(folded)[lead:lead + n_out] / hop_length
+            out[t0:t0 + n_out, k] = scale[k] * c
+    return out[:n_frames]
 
 
 def icqt(coeffs: np.ndarray, sample_rate: float, hop_length: int, fmin_hz: float, bins_per_octave: int,
