@@ -70,7 +70,7 @@ def cqt_settings(config: SpectralConfig) -> dict:
     bpo = CQT_BINS_PER_OCTAVE
     r2 = 2.0 ** (2.0 / bpo)
     q = (r2 + 1.0) / (r2 - 1.0)
-    f_top = 0.5 * config.sample_rate / (1.0 + 0.5 * spectral._HANN_BANDWIDTH / q)
+    f_top = 0.5 * config.sample_rate / (1.0 + 0.5 * spectral.HANN_BANDWIDTH_BINS / q)
     n_bins = int(np.floor(bpo * np.log2(f_top / CQT_FMIN_HZ))) + 1
     return {"sample_rate": config.sample_rate, "hop_length": config.hop_length, "fmin_hz": CQT_FMIN_HZ,
             "n_bins": n_bins, "bins_per_octave": bpo}
@@ -167,7 +167,8 @@ REPRESENTATIONS: dict[str, Representation] = {
     "cqt": Representation(
         "cqt", "audio", False,
         "|CQT| (librosa.cqt's definition, C1 up, 24 bins/octave, hop_length); inverse by 32 iterations of "
-        "fast Griffin-Lim through the approximate ICQT",
+        "fast Griffin-Lim through the approximate ICQT (harmonic tone: spectral convergence 0.05-0.09 on "
+        "|CQT|, 0.09-0.15 on STFT magnitude)",
         cqt_frames, lambda f, cfg, n_samples=None: cqt_griffin_lim(f, cfg, n_samples),
         lambda cfg: cqt_settings(cfg)["n_bins"]),
 }

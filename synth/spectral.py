@@ -2,6 +2,11 @@
 
 Frames are centred: frame t covers samples [t*hop - n_fft/2, t*hop + n_fft/2), the signal zero-padded at
 both ends, so `istft(stft(x))` reconstructs x exactly (hann window, hop <= n_fft/2, COLA-normalised).
+
+- STFT: `stft`, `istft` (exact), `magnitude`; `magphase` / `from_magphase` split and join complex frames.
+- MDCT: `mdct`, `imdct` (TDAC with a sine or KBD Princen-Bradley window: perfect reconstruction).
+- CQT: `cqt` (librosa.cqt's filter bank computed exactly at full rate), `icqt` (approximate inverse).
+The frame-level transforms a model trains on, and the normaliser, are in `representations.py`.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import functools
 
 import numpy as np
 from scipy.signal import get_window
+
 from vaesynth.synth.config import SpectralConfig
 
 
@@ -174,7 +180,7 @@ def imdct(coeffs: np.ndarray, frame_length: int, n_samples: int | None = None,
 # Constant-Q transform: librosa's Hann wavelet filter bank, computed at full rate without early
 # downsampling or sparsification (librosa's fast path approximates exactly this transform).
 
-_HANN_BANDWIDTH = 1.50018310546875  # equivalent noise bandwidth of a Hann window, in FFT bins (librosa's)
+HANN_BANDWIDTH_BINS = 1.50018310546875  # equivalent noise bandwidth of a Hann window, in FFT bins (librosa's)
 
 
 def cqt_frequencies(fmin_hz: float, n_bins: int, bins_per_octave: int) -> np.ndarray:
@@ -221,7 +227,7 @@ def _cqt_filter_spectra(sample_rate: float, fmin_hz: float, n_bins: int, bins_pe
     lengths = cqt_lengths(sample_rate, fmin_hz, n_bins, bins_per_octave, filter_scale)
     r2 = 2.0 ** (2.0 / bins_per_octave)
     q = filter_scale * (r2 + 1.0) / (r2 - 1.0)
-    if np.max(freqs * (1.0 + 0.5 * _HANN_BANDWIDTH / q)) > sample_rate / 2:
+    if np.max(freqs * (1.0 + 0.5 * HANN_BANDWIDTH_BINS / q)) > sample_rate / 2:
         raise ValueError("CQT top filter would exceed the Nyquist frequency: reduce n_bins or fmin_hz")
     n_pos = n_fft // 2 + 1
     out = []
