@@ -102,12 +102,24 @@ def quality_table() -> None:
     lobes overlap), not an error of the istft."""
     timbre = saw_timbre()
     cfg = SpectralConfig(SR, 2048, 256)
-    setups = [(2048, 256, 1), (2048, 256, 0), (2048, 128, 1), (1024, 128, 1), (1024, 256, 1)]
+    setups = [
+        (None, None, 1),
+        (None, None, 0),
+        (2048, 256, 1),
+        (2048, 256, 0),
+        (1024, 128, 1),
+        (4096, 256, 1),
+    ]
     print(
         "\nquality: SC (dB) of |STFT| (2048/256) vs the oscbank on the same pitch trajectory, 1.5 s notes, "
         "@ the best alignment (samples the istft output lags)"
     )
-    print(f"{'note':>4s} {'vibrato':>8s} " + " ".join(f"{f'{n}/{h}/la{la}':>13s}" for n, h, la in setups))
+    print(
+        f"{'note':>4s} {'vibrato':>8s} "
+        + " ".join(
+            f"{str(n or 'auto') + '/' + str(h or 'auto') + '/la' + str(la):>13s}" for n, h, la in setups
+        )
+    )
     for note in (36, 45, 69, 84):
         for depth_cents in (0, 50, 200):
             f0 = 440 * 2 ** ((note - 69) / 12)
@@ -124,7 +136,7 @@ def quality_table() -> None:
                 r.set_timbre(timbre)
                 y = hold_note(r, f0_of_t, 1.5)
                 # Best alignment near the documented delay (the effective delay depends on the signal).
-                expected = r.centre_delay_samples + r.latency_samples
+                expected = r.control_delay_for(f0)
                 a = magnitude(ref[SR // 4 : len(ref) - 1600], cfg)
                 best = (np.inf, 0)
                 for delay in range(max(0, expected - 512), expected + 513, 32):

@@ -28,6 +28,7 @@ Per voice and hop (all in one numba nogil kernel, nothing allocated):
      falls as a hann after it. A frame is then needed only attack_length samples before its centre instead
      of n_fft/2, which cuts the delay of control changes from ~n_fft/2 to ~centre_delay_samples
      (1250 -> 500 samples measured at 48 kHz, n_fft 2048) at equal quality (benchmarks/bench_istft.py).
+     Every size class has its own windows, gaussian lambda and FFT tables, preallocated.
   4. The voice's per-sample gain multiplies its overlap-added signal (envelope after synthesis).
 
 Level scale: 1. A timbre partial of amplitude a (the timbre frame being what the model's STFT measures for a
@@ -39,10 +40,16 @@ overlap by n_fft - hop samples, so any change is crossfaded by the overlap-add (
 
 Latency. Note starts: 0 (heard from the next sample, at full level). Pitch/timbre changes: they enter the
 next frame synthesised (within a hop), which with look-ahead is used one hop later (`latency_samples` =
-lookahead * hop_length, the protocol's figure); that frame's weight in the output is centred
-`centre_delay_samples` after it starts (412 at 48 kHz defaults, by the window's centre of mass). Measured
-against the oscbank on vibrato: the istft output lags it by ~500 samples (10 ms) at the defaults, ~1250
-with a symmetric hann (attack_length = n_fft/2).
+lookahead * hop_length, the protocol's figure, with the largest hop); that frame's weight in the output is
+centred a window's centre delay after it starts (`control_delay_for(f0_hz)` gives the total per pitch).
+Measured against the oscbank on vibrato at 48 kHz: the istft output lags it by ~160 samples (3.3 ms) above
+A3, ~500 around A2, ~570 at C2; ~1250 at n_fft 2048 with a symmetric hann (attack_length = n_fft/2).
+
+FFT size per voice (default): chosen at note start from the pitch, the smallest of base/4 .. 2 base
+(512..4096 at 48 kHz) that puts the harmonics MIN_SPACING_BINS apart: bass notes get the long window they
+need to resolve their partials (MIDI 36: -32 dB spectral convergence against the oscbank vs -22 dB at a
+fixed 2048), high notes a short one that follows vibrato and reacts sooner (A4, 50-cent vibrato: -40 dB vs
+-29 dB; ~160 samples of control delay instead of ~500). Measured in benchmarks/bench_istft.py.
 
 Load: each voice computes one frame per hop; voices' frame grids are staggered by multiples of the chunk so
 that, with hop = 4 chunks, a quarter of the voices do a frame in any given chunk.
@@ -113,7 +120,6 @@ def _random_phase_ola_gain(win_out: np.ndarray, g: np.ndarray, hop_length: int) 
 
 @numba.njit(nogil=True, cache=True)
 def _synth_frame(
-    v,
     s3,
     phase_prev,
     tgrad_prev,
@@ -136,53 +142,54 @@ def _synth_frame(
     norm,
     win_out,
     win_norm,
-    mask,
-    out_phase,
-    out_tgrad,
-    fgrad,
-    heap_val,
+    scratch,
     heap_idx,
     todo,
-    spec_re,
-    spec_im,
     y,
     bitrev,
     tw_re,
     tw_im,
     post_re,
     post_im,
-    z_re,
-    z_im,
 ):
-    """Phase (RTPGHI) + irfft + overlap-add of voice v's frame whose rows are in s3[v] (prev, cur, next)."""
-    m = s3.shape[2]
+    """Phase (RTPGHI) + irfft + overlap-add of one voice's frame whose log-magnitudes are s3 [3, n_bins]
+    (prev, cur, next). All arrays are that voice's / that size's views; scratch: float64 [7, >= n_bins]."""
+    m = s3.shape[1]
+    out_phase = scratch[0, :m]
+    out_tgrad = scratch[1, :m]
+    fgrad = scratch[2, :m]
+    spec_re = scratch[3, :m]
+    spec_im = scratch[4, :m]
+    heap_val = scratch[5]
+    z_re = scratch[6, : n_fft // 2]
+    z_im = y[n_fft : n_fft + n_fft // 2]
     if fresh:
         # Note onset: pretend the frame before was the same spectrum with zero phase.
         peak = -1e300
         for b in range(m):
-            peak = max(peak, s3[v, 1, b])
-        tgrad_kernel(s3[v, 1], n_fft, lam, max(peak + log_tol, -700.0), tgrad_prev[v])
+            peak = max(peak, s3[1, b])
+        tgrad_kernel(s3[1], n_fft, lam, max(peak + log_tol, -700.0), tgrad_prev)
         for b in range(m):
-            phase_prev[v, b] = 0.0
+            phase_prev[b] = 0.0
     if extrapolate:
         # Onset frames after the first: the same magnitude as the frame before (one render call, one pitch),
         # so RTPGHI would integrate every bin in time with d phi/dt unchanged: do just that, without the heap.
         for b in range(m):
-            out_tgrad[b] = tgrad_prev[v, b]
-            out_phase[b] = phase_prev[v, b] + hop * tgrad_prev[v, b]
+            out_tgrad[b] = tgrad_prev[b]
+            out_phase[b] = phase_prev[b] + hop * tgrad_prev[b]
     else:
         rtpghi_frame_kernel(
-            s3[v, 0],
-            s3[v, 1],
-            s3[v, 2],
+            s3[0],
+            s3[1],
+            s3[2],
             lookahead == 1,
-            phase_prev[v],
-            tgrad_prev[v],
+            phase_prev,
+            tgrad_prev,
             hop,
             n_fft,
             lam,
             log_tol,
-            rng[v],
+            rng,
             out_phase,
             out_tgrad,
             fgrad,
@@ -191,9 +198,9 @@ def _synth_frame(
             todo,
         )
     for b in range(m):
-        phase_prev[v, b] = out_phase[b]
-        tgrad_prev[v, b] = out_tgrad[b]
-        s = s3[v, 1, b]
+        phase_prev[b] = out_phase[b]
+        tgrad_prev[b] = out_tgrad[b]
+        s = s3[1, b]
         if s > LOG_FLOOR + 1.0:
             a = math.exp(s)
             # (-1)^b: the frame's time origin is its first sample, not its centre (stft convention).
@@ -204,15 +211,16 @@ def _synth_frame(
         else:
             spec_re[b] = 0.0
             spec_im[b] = 0.0
-    add_noise_kernel(noise_env, n_env, noise_scale, f0_hz, sample_rate, n_fft, rng[v], spec_re, spec_im)
+    add_noise_kernel(noise_env, n_env, noise_scale, f0_hz, sample_rate, n_fft, rng, spec_re, spec_im)
     irfft_kernel(spec_re, spec_im, y, bitrev, tw_re, tw_im, post_re, post_im, z_re, z_im)
+    mask = ola.shape[0] - 1
     for n in range(first, n_fft):
         t = frame_start + n
         if t < 0:
             continue  # before the note: never read
         i = t & mask
-        ola[v, i] += y[n] * win_out[n]
-        norm[v, i] += win_norm[n]
+        ola[i] += y[n] * win_out[n]
+        norm[i] += win_norm[n]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -227,13 +235,22 @@ def istft_render_kernel(
     active,
     out,
     sample_rate,
-    n_fft,
-    hop,
-    attack,
     lookahead,
-    lam,
     log_tol,
-    radius_bins,
+    size,
+    n_ffts,
+    hops,
+    attacks,
+    lams,
+    radii,
+    noise_factors,
+    win_out,
+    win_norm,
+    bitrev,
+    tw_re,
+    tw_im,
+    post_re,
+    post_im,
     s3,
     phase_prev,
     tgrad_prev,
@@ -245,38 +262,31 @@ def istft_render_kernel(
     rng,
     ola,
     norm,
-    win_out,
-    win_norm,
     new_log,
-    out_phase,
-    out_tgrad,
-    fgrad,
-    heap_val,
+    scratch,
     heap_idx,
     todo,
-    spec_re,
-    spec_im,
     y,
-    bitrev,
-    tw_re,
-    tw_im,
-    post_re,
-    post_im,
-    z_re,
-    z_im,
 ):
-    """Add one chunk of all active voices into out (see IstftRenderer.render). Real-time safe: yes."""
+    """Add one chunk of all active voices into out (see IstftRenderer.render). Voice v uses FFT size class
+    size[v] (n_ffts/hops/attacks/lams/radii/noise_factors and the table rows of that index).
+    Real-time safe: yes."""
     chunk = out.shape[0]
-    half = n_fft // 2
-    mask = ola.shape[1] - 1
-    m = s3.shape[2]
     for v in range(f0_hz.shape[0]):
         if not active[v]:
             continue
+        z = size[v]
+        n_fft = n_ffts[z]
+        hop = hops[z]
+        attack = attacks[z]
+        half = n_fft // 2
+        m = half + 1
+        lam = lams[z]
+        s3v = s3[v, :, :m]
         p0 = pos[v]
         onset = fresh[v]
         n_done = 0
-        # Synthesize every frame whose left edge falls before the end of this chunk.
+        # Synthesize every frame whose first nonzero sample falls before the end of this chunk.
         while True:
             centre = next_frame[v] * hop - frame_off[v]
             if centre - attack >= p0 + chunk:
@@ -284,26 +294,26 @@ def istft_render_kernel(
             f0 = float(f0_hz[v])
             rate = 0.0 if fresh[v] else (f0 - frame_f0[v]) / hop
             frame_f0[v] = f0
-            draw_harmonics_kernel(amps, n_partials, f0, rate, sample_rate, n_fft, lam, radius_bins, new_log)
+            nl = new_log[:m]
+            draw_harmonics_kernel(amps, n_partials, f0, rate, sample_rate, n_fft, lam, radii[z], nl)
             if fresh[v]:
                 for r in range(3):
                     for b in range(m):
-                        s3[v, r, b] = new_log[b]
+                        s3v[r, b] = nl[b]
             elif lookahead == 1:
                 for b in range(m):
-                    s3[v, 0, b] = s3[v, 1, b]
-                    s3[v, 1, b] = s3[v, 2, b]
-                    s3[v, 2, b] = new_log[b]
+                    s3v[0, b] = s3v[1, b]
+                    s3v[1, b] = s3v[2, b]
+                    s3v[2, b] = nl[b]
             else:
                 for b in range(m):
-                    s3[v, 0, b] = s3[v, 1, b]
-                    s3[v, 1, b] = new_log[b]
+                    s3v[0, b] = s3v[1, b]
+                    s3v[1, b] = nl[b]
             extrapolate = onset and n_done > 0
             _synth_frame(
-                v,
-                s3,
-                phase_prev,
-                tgrad_prev,
+                s3v,
+                phase_prev[v, :m],
+                tgrad_prev[v, :m],
                 fresh[v],
                 extrapolate,
                 lookahead,
@@ -311,39 +321,32 @@ def istft_render_kernel(
                 n_fft,
                 lam,
                 log_tol,
-                rng,
+                rng[v],
                 centre - half,
                 half - attack,
                 noise_env,
                 n_env,
-                noise_scale,
+                noise_scale * noise_factors[z],
                 f0,
                 sample_rate,
-                ola,
-                norm,
-                win_out,
-                win_norm,
-                mask,
-                out_phase,
-                out_tgrad,
-                fgrad,
-                heap_val,
+                ola[v],
+                norm[v],
+                win_out[z, :n_fft],
+                win_norm[z, :n_fft],
+                scratch,
                 heap_idx,
-                todo,
-                spec_re,
-                spec_im,
+                todo[:m],
                 y,
-                bitrev,
-                tw_re,
-                tw_im,
-                post_re,
-                post_im,
-                z_re,
-                z_im,
+                bitrev[z, :half],
+                tw_re[z, : max(half - 1, 1)],
+                tw_im[z, : max(half - 1, 1)],
+                post_re[z, :half],
+                post_im[z, :half],
             )
             fresh[v] = False
             next_frame[v] += 1
             n_done += 1
+        mask = ola.shape[1] - 1
         for n in range(chunk):
             i = (p0 + n) & mask
             w = norm[v, i]
@@ -354,17 +357,25 @@ def istft_render_kernel(
         pos[v] = p0 + chunk
 
 
+# Adaptive FFT size: each voice takes the smallest size whose bins put its harmonics at least this many bins
+# apart (resolved gaussian lobes); smaller windows follow vibrato better and react sooner.
+MIN_SPACING_BINS = 4.5
+
+
 class IstftRenderer:
     """VoiceRenderer (synth/protocol.py): inverse STFT with RTPGHI phase.
 
-    sample_rate: output Hz (22050..96000). max_voices: slots. hop_length: samples between frames (default
-    n_fft / 8: 256 at 48 kHz). n_fft: FFT size, a power of two (default `default_n_fft(sample_rate)`).
-    lookahead: 0 or 1 hop for RTPGHI's time derivative. chunk_size: samples per `render` (any value).
-    timbre_ramp_ms: time a new timbre's amplitudes take to settle. tol: RTPGHI's relative tolerance.
-    max_partials: harmonics kept from a timbre. attack_length: rise of the synthesis window before each
-    frame's centre (samples, 1..n_fft/2, default n_fft/8; n_fft/2 = symmetric hann).
+    sample_rate: output Hz (22050..96000). max_voices: slots. n_fft: FFT size (power of two) for every
+    voice; default None = per voice, from its pitch at note start: the smallest of n_fft_sizes (default
+    base/4 .. 2 base, base = `default_n_fft(sample_rate)`: 512..4096 at 48 kHz) that puts harmonics
+    MIN_SPACING_BINS apart. hop_length: the largest hop (default base/8: 256 at 48 kHz); a size uses
+    min(hop_length, its n_fft/4). lookahead: 0 or 1 hop for RTPGHI's time derivative. chunk_size: samples
+    per `render` (any value). timbre_ramp_ms: time a new timbre's amplitudes take to settle. tol: RTPGHI's
+    relative tolerance. max_partials: harmonics kept from a timbre. attack_length: rise of the synthesis
+    window before each frame's centre (default n_fft/8 of each size; n_fft/2 = symmetric hann).
     noise: render the timbre's floor between harmonics as noise (else partials only, like the oscbank).
-    latency_samples = lookahead * hop_length; centre_delay_samples: see the module docstring.
+    latency_samples = lookahead * hop_length (the largest hop); centre_delay_samples: that of the base size
+    (see the module docstring); n_fft_sizes, hop_lengths: per size class.
     """
 
     def __init__(
@@ -380,6 +391,7 @@ class IstftRenderer:
         max_partials: int = MAX_PARTIALS,
         attack_length: int | None = None,
         noise: bool = True,
+        n_fft_sizes: tuple[int, ...] | None = None,
     ):
         if not (8000 <= int(sample_rate) <= 192000):
             raise ValueError(f"sample_rate must be in 8000..192000 Hz, got {sample_rate}")
@@ -392,33 +404,75 @@ class IstftRenderer:
         self.sample_rate = int(sample_rate)
         self.max_voices = int(max_voices)
         self.chunk_size = int(chunk_size)
-        self.n_fft = int(n_fft) if n_fft is not None else default_n_fft(self.sample_rate)
-        if self.n_fft < 64 or self.n_fft & (self.n_fft - 1):
-            raise ValueError(f"n_fft must be a power of two >= 64, got {self.n_fft}")
-        self.hop_length = int(hop_length) if hop_length is not None else self.n_fft // 8
-        if not (1 <= self.hop_length <= self.n_fft // 4):
-            raise ValueError(f"hop_length must be in 1..n_fft/4 = {self.n_fft // 4}, got {self.hop_length}")
+        base = int(n_fft) if n_fft is not None else default_n_fft(self.sample_rate)
+        if n_fft_sizes is not None:
+            sizes = sorted(int(x) for x in n_fft_sizes)
+        elif n_fft is not None:
+            sizes = [base]
+        else:
+            sizes = [base // 4, base // 2, base, base * 2]
+        for size in sizes:
+            if size < 64 or size & (size - 1):
+                raise ValueError(f"n_fft must be a power of two >= 64, got {size}")
+        self.n_fft = base
+        self.n_fft_sizes = tuple(sizes)
+        self.hop_length = int(hop_length) if hop_length is not None else base // 8
+        if not (1 <= self.hop_length <= max(sizes) // 4):
+            raise ValueError(f"hop_length must be in 1..n_fft/4 = {max(sizes) // 4}, got {self.hop_length}")
+        self.hop_lengths = tuple(min(self.hop_length, size // 4) for size in sizes)
         self.lookahead = int(lookahead)
-        self.latency_samples = self.lookahead * self.hop_length
-        self.attack_length = int(attack_length) if attack_length is not None else self.n_fft // 8
-        if not (1 <= self.attack_length <= self.n_fft // 2):
-            raise ValueError(f"attack_length must be in 1..n_fft/2 = {self.n_fft // 2}, got {attack_length}")
+        self.latency_samples = self.lookahead * max(self.hop_lengths)
+        if attack_length is not None and not (1 <= int(attack_length) <= min(sizes) // 2):
+            raise ValueError(f"attack_length must be in 1..n_fft/2 = {min(sizes) // 2}, got {attack_length}")
+        attacks = [int(attack_length) if attack_length is not None else size // 8 for size in sizes]
+        self.attack_length = attacks[sizes.index(base)] if base in sizes else attacks[-1]
         self.max_partials = int(max_partials)
         self._ramp_chunks = max(1, int(math.ceil(timbre_ramp_ms * 1e-3 * self.sample_rate / self.chunk_size)))
-
-        n, m, v = self.n_fft, self.n_fft // 2 + 1, self.max_voices
-        win_hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
-        # Output "analysis" window: the gaussian matched to a hann of the same length.
-        self.lam = gaussian_lambda(win_hann)
-        g = gaussian_window_circular(n, self.lam)
-        self._win_out = synthesis_window(n, self.attack_length)
-        self._win_norm = self._win_out * g
-        self.centre_delay_samples = control_delay(self._win_norm, self.attack_length)
         self._log_tol = float(np.log(tol))
-        # Lobe drawn down to the tolerance (below it RTPGHI ignores the bins anyway).
-        self._radius_bins = float(math.sqrt(-math.log(tol * 0.1) * n * n / (math.pi * self.lam)))
-        self._plan = IrfftPlan(n)
 
+        n_max = max(sizes)
+        nz, m, v = len(sizes), n_max // 2 + 1, self.max_voices
+        self._n_ffts = np.array(sizes, dtype=np.int64)
+        self._hops = np.array(self.hop_lengths, dtype=np.int64)
+        self._attacks = np.array(attacks, dtype=np.int64)
+        self._lams = np.zeros(nz)
+        self._radii = np.zeros(nz)
+        self._noise_factors = np.zeros(nz)
+        self._win_out = np.zeros((nz, n_max))
+        self._win_norm = np.zeros((nz, n_max))
+        half_max = n_max // 2
+        self._bitrev = np.zeros((nz, half_max), dtype=np.int64)
+        self._tw_re = np.zeros((nz, max(half_max - 1, 1)))
+        self._tw_im = np.zeros((nz, max(half_max - 1, 1)))
+        self._post_re = np.zeros((nz, half_max))
+        self._post_im = np.zeros((nz, half_max))
+        self.centre_delays = []
+        for z, (size, hop, attack) in enumerate(zip(sizes, self.hop_lengths, attacks, strict=True)):
+            win_hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(size) / size)
+            # Output "analysis" window: the gaussian matched to a hann of the same length.
+            lam = gaussian_lambda(win_hann)
+            g = gaussian_window_circular(size, lam)
+            w_out = synthesis_window(size, attack)
+            self._lams[z] = lam
+            # Lobe drawn down to the tolerance (below it RTPGHI ignores the bins anyway).
+            self._radii[z] = math.sqrt(-math.log(tol * 0.1) * size * size / (math.pi * lam))
+            self._win_out[z, :size] = w_out
+            self._win_norm[z, :size] = w_out * g
+            # Noise: output bins of magnitude m give PSD 2 m^2 G^2 / (n_fft sr_o) (G: the OLA gain).
+            self._noise_factors[z] = math.sqrt(size) / _random_phase_ola_gain(w_out, g, hop)
+            plan = IrfftPlan(size)
+            h = size // 2
+            self._bitrev[z, :h] = plan.bitrev
+            self._tw_re[z, : len(plan.tw_re)] = plan.tw_re
+            self._tw_im[z, : len(plan.tw_im)] = plan.tw_im
+            self._post_re[z, :h] = plan.post_re
+            self._post_im[z, :h] = plan.post_im
+            self.centre_delays.append(control_delay(w_out * g, attack))
+        zb = sizes.index(base) if base in sizes else nz - 1
+        self.lam = float(self._lams[zb])
+        self.centre_delay_samples = self.centre_delays[zb]
+
+        self._size = np.full(v, zb, dtype=np.int64)
         self._s3 = np.full((v, 3, m), LOG_FLOOR)
         self._phase_prev = np.zeros((v, m))
         self._tgrad_prev = np.zeros((v, m))
@@ -428,26 +482,20 @@ class IstftRenderer:
         self._frame_f0 = np.zeros(v)  # f0 of each voice's latest frame (its chirp rate is the change)
         self._frame_off = np.zeros(v, dtype=np.int64)
         self._rng = (np.arange(1, v + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)).reshape(v, 1)
-        buf = 1 << int(math.ceil(math.log2(2 * n + self.chunk_size)))
+        buf = 1 << int(math.ceil(math.log2(2 * n_max + self.chunk_size)))
         self._ola = np.zeros((v, buf))
         self._norm = np.zeros((v, buf))
         self._new_log = np.zeros(m)
-        self._out_phase = np.zeros(m)
-        self._out_tgrad = np.zeros(m)
-        self._fgrad = np.zeros(m)
-        self._heap_val = np.zeros(2 * m)
+        self._scratch = np.zeros((7, 2 * m))
         self._heap_idx = np.zeros(2 * m, dtype=np.int64)
         self._todo = np.zeros(m, dtype=np.bool_)
-        self._spec_re = np.zeros(m)
-        self._spec_im = np.zeros(m)
-        self._y = np.zeros(n)
+        self._y = np.zeros(n_max + n_max // 2)
 
         # Noise floor (residual between harmonics), see set_timbre / add_noise_kernel.
         self.noise = bool(noise)
         self._noise_env = np.zeros(self.max_partials + 1, np.float32)
         self._n_env = 0
         self._noise_scale = 0.0
-        self._noise_gain = _random_phase_ola_gain(self._win_out, g, self.hop_length)
         self._amp_cur = np.zeros(self.max_partials, np.float32)
         self._amp_next = np.zeros(self.max_partials, np.float32)
         self._amp_target = np.zeros(self.max_partials, np.float32)
@@ -457,9 +505,26 @@ class IstftRenderer:
         self._starts = 0
         self.timbre: Timbre | None = None
 
+    def n_fft_for(self, f0_hz: float) -> int:
+        """FFT size a voice starting at f0_hz uses: the smallest size that puts its harmonics at least
+        MIN_SPACING_BINS bins apart (the largest if none does)."""
+        return int(self._n_ffts[self._size_index(f0_hz)])
+
+    def control_delay_for(self, f0_hz: float) -> int:
+        """Samples from a pitch/timbre change to the centre of its weight in the output, for a voice started
+        at f0_hz: look-ahead x its hop + its window's centre delay (+ up to a hop waiting for the frame)."""
+        z = self._size_index(f0_hz)
+        return self.lookahead * self.hop_lengths[z] + self.centre_delays[z]
+
+    def _size_index(self, f0_hz: float) -> int:
+        for z, size in enumerate(self.n_fft_sizes):
+            if f0_hz * size / self.sample_rate >= MIN_SPACING_BINS:
+                return z
+        return len(self.n_fft_sizes) - 1
+
     def set_timbre(self, timbre: Timbre) -> None:
         """New target timbre; its harmonic amplitudes ramp in over timbre_ramp_ms. Real-time safe: no (small
-        allocation for the amplitudes; a numba loop of a few µs)."""
+        allocations; numba loops, ~100 µs)."""
         amps = harmonic_amplitudes(timbre, self.max_partials)
         self._n_env = 0
         if self.noise:
@@ -468,10 +533,10 @@ class IstftRenderer:
                 cfg = timbre.config
                 w = analysis_window(cfg)
                 # |X_m|^2 = sigma^2 * sum(w^2) for white noise of variance sigma^2 (PSD 2 sigma^2 / sr_m);
-                # output bins of magnitude m give PSD 2 m^2 G^2 / (n_fft sr_o) (G: _random_phase_ola_gain).
-                scale = math.sqrt(self.n_fft * self.sample_rate / (float(np.sum(w * w)) * cfg.sample_rate))
+                # the size-dependent factor sqrt(n_fft) / G is applied per voice (_noise_factors).
+                scale = math.sqrt(self.sample_rate / (float(np.sum(w * w)) * cfg.sample_rate))
                 self._noise_env[: len(env)] = env
-                self._noise_scale = scale / self._noise_gain * math.sqrt(timbre.f_ref_hz)
+                self._noise_scale = scale * math.sqrt(timbre.f_ref_hz)
                 self._n_env = len(env)
         self._amp_target[:] = 0.0
         self._amp_target[: len(amps)] = amps
@@ -481,14 +546,17 @@ class IstftRenderer:
         self.timbre = timbre
 
     def start_voice(self, voice: int, f0_hz: float) -> None:
-        """Reset slot `voice`: empty overlap-add buffers, fresh phase, a new frame-grid offset (staggering the
-        voices' frame computations across chunks). Real-time safe: yes."""
+        """Reset slot `voice`: FFT size for its pitch, empty overlap-add buffers, fresh phase, a new
+        frame-grid offset (staggering the voices' frame computations across chunks). Real-time safe: yes."""
+        z = self._size_index(float(f0_hz))
+        self._size[voice] = z
         self._ola[voice].fill(0.0)
         self._norm[voice].fill(0.0)
         self._fresh[voice] = True
         self._pos[voice] = 0
         self._next_frame[voice] = 0
-        steps = max(1, self.hop_length // self.chunk_size)
+        hop = self.hop_lengths[z]
+        steps = max(1, hop // self.chunk_size)
         self._frame_off[voice] = (self._starts % steps) * self.chunk_size
         self._starts += 1
 
@@ -507,7 +575,6 @@ class IstftRenderer:
             if self._ramp_left == 0:
                 cur[:] = tgt
                 self._n_partials = self._target_n_partials
-        p = self._plan
         istft_render_kernel(
             self._amp_cur,
             self._n_partials,
@@ -519,13 +586,22 @@ class IstftRenderer:
             active,
             out,
             float(self.sample_rate),
-            self.n_fft,
-            self.hop_length,
-            self.attack_length,
             self.lookahead,
-            self.lam,
             self._log_tol,
-            self._radius_bins,
+            self._size,
+            self._n_ffts,
+            self._hops,
+            self._attacks,
+            self._lams,
+            self._radii,
+            self._noise_factors,
+            self._win_out,
+            self._win_norm,
+            self._bitrev,
+            self._tw_re,
+            self._tw_im,
+            self._post_re,
+            self._post_im,
             self._s3,
             self._phase_prev,
             self._tgrad_prev,
@@ -537,23 +613,9 @@ class IstftRenderer:
             self._rng,
             self._ola,
             self._norm,
-            self._win_out,
-            self._win_norm,
             self._new_log,
-            self._out_phase,
-            self._out_tgrad,
-            self._fgrad,
-            self._heap_val,
+            self._scratch,
             self._heap_idx,
             self._todo,
-            self._spec_re,
-            self._spec_im,
             self._y,
-            p.bitrev,
-            p.tw_re,
-            p.tw_im,
-            p.post_re,
-            p.post_im,
-            p.scratch_re,
-            p.scratch_im,
         )

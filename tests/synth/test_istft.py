@@ -111,6 +111,9 @@ def test_istft_renderer_defaults_at_48k(renderer_48k):
     r = renderer_48k
     assert (r.n_fft, r.hop_length, r.latency_samples) == (2048, 256, 256)
     assert default_n_fft(22050) == 1024 and default_n_fft(96000) == 4096
+    # Per-voice size: harmonics at least 4.5 bins apart, smallest such window.
+    assert [r.n_fft_for(midi_to_hz(n)) for n in (36, 45, 57, 69, 96)] == [4096, 2048, 1024, 512, 512]
+    assert r.n_fft_for(20.0) == 4096
 
 
 @pytest.mark.parametrize("note", [36, 48, 60, 72, 84, 96])
@@ -305,7 +308,7 @@ def test_istft_renderer_follows_vibrato_like_oscbank():
             best_sc, best_delay = sc, delay
     # Measured: -31 dB at a delay of ~540 samples (chirp lobes; stationary lobes gave -19 dB).
     assert best_sc < -24.0
-    expected_delay = r.latency_samples + r.centre_delay_samples
+    expected_delay = r.control_delay_for(f0_ref)
     assert abs(best_delay - expected_delay) <= 256
 
 
