@@ -74,7 +74,7 @@ class ModelConfig:
     n_partials: int = 0
     n_noise_bands: int = 32
     inharmonicity_guide: float = 1.0
-    sc_weight: float = 1000.0
+    sc_weight: float = 100.0
     guide_frames: int = 16
 
     def __post_init__(self):
