@@ -166,12 +166,16 @@ def main() -> None:
         f"n_fft {r0.n_fft}, hop {r0.hop_length}, attack {r0.attack_length}, render chunk {args.chunk}, "
         f"look-ahead {args.lookahead}; time per {BLOCK}-sample block ({block_s * 1e3:.3f} ms)"
     )
-    delay = r0.latency_samples + r0.centre_delay_samples
+    delays = ", ".join(
+        f"MIDI {n}: n_fft {r0.n_fft_for(440 * 2 ** ((n - 69) / 12))}, "
+        f"{r0.control_delay_for(440 * 2 ** ((n - 69) / 12))}"
+        for n in (36, 48, 60, 72, 84)
+    )
     print(
-        f"added latency: note starts 0 samples (normalised overlap-add); a pitch/timbre change enters "
-        f"the frame synthesised {r0.latency_samples} samples later (look-ahead x hop, "
-        f"{r0.latency_samples / SR * 1e3:.2f} ms), whose weight is centred {r0.centre_delay_samples} samples "
-        f"after that ({delay} samples, {delay / SR * 1e3:.1f} ms in all; + up to a hop waiting for the frame)"
+        f"added latency: note starts 0 samples (normalised overlap-add); a pitch/timbre change: "
+        f"latency_samples = look-ahead x hop = {r0.latency_samples} ({r0.latency_samples / SR * 1e3:.2f} ms) "
+        f"before its frame is used, then the window's centre delay; in all (samples) {delays} "
+        f"(+ up to a hop waiting for the next frame)"
     )
     print("2-core machine shared with other jobs: wall medians and cpu p99 are the reliable numbers")
     print(
