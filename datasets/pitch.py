@@ -61,11 +61,12 @@ def default_frame_length(sample_rate: int, fmin_hz: float) -> int:
     return n + (n % 2)
 
 
-def _centred_frames(x: np.ndarray, hop_length: int, frame_length: int) -> np.ndarray:
-    """[n_frames, frame_length] strided view; frame t covers [t*hop - L/2, t*hop + L/2), zero-padded."""
+def _centred_frames(x: np.ndarray, hop_length: int, frame_length: int, offset: int = 0) -> np.ndarray:
+    """[n_frames, frame_length] strided view; frame t covers [t*hop - L/2 + offset, t*hop + L/2 + offset),
+    zero-padded (0 <= offset <= L/2)."""
     n_frames = 1 + len(x) // hop_length
-    pad = frame_length // 2
-    xp = np.pad(x, (pad, pad + frame_length))
+    pad = frame_length // 2 - offset
+    xp = np.pad(x, (pad, pad + frame_length + 2 * offset))
     return np.lib.stride_tricks.sliding_window_view(xp, frame_length)[::hop_length][:n_frames]
 
 
@@ -306,7 +307,13 @@ def estimate_f0(
             f"{2 * tau_max + 2} samples"
         )
     yin = _Yin(sample_rate, tau_min, tau_max, win, frame_length, threshold)
-    frames = _centred_frames(x, hop_length, frame_length)
+    # YIN at lag T compares the samples [start, start + win + T): centre that span on t * hop for the
+    # geometric-mean lag of the search range, so no lag's evidence sits more than ~half its range off
+    # the STFT frame's centre (unshifted, a 220 Hz frame would be centred ~10 ms early).
+    t_mid = np.sqrt(tau_min * tau_max)
+    offset = int(round((frame_length - win - t_mid) / 2.0))
+    offset = min(max(offset, 0), frame_length // 2)
+    frames = _centred_frames(x, hop_length, frame_length, offset)
     n_frames = frames.shape[0]
     f0 = np.empty(n_frames)
     conf = np.empty(n_frames)
