@@ -31,7 +31,7 @@ def _lobe_table(window: str, n_fft: int) -> np.ndarray:
     """|DTFT of the window| / sum(window) at offsets 0..LOBE_TABLE_BINS bins, LOBE_TABLE_STEPS per bin."""
     key = (window, n_fft)
     if key not in _LOBE_TABLES:
-        w = analysis_window(SpectralConfig(n_fft=n_fft, window=window))
+        w = analysis_window(SpectralConfig(n_fft=n_fft, hop_length=n_fft // 4, window=window))
         n_pad = n_fft * LOBE_TABLE_STEPS
         spec = np.abs(np.fft.rfft(w, n_pad))[: LOBE_TABLE_BINS * LOBE_TABLE_STEPS + 1]
         _LOBE_TABLES[key] = spec / w.sum()
