@@ -61,7 +61,7 @@ def test_resynth_follows_pitch_silence_and_brightness_of_the_recording(model, re
 
     centroids = []
     for start, stop, f0, _ in SEGMENTS:
-        seg = y[int((start + 0.15) * rate):int((stop - 0.15) * rate)]
+        seg = y[int((start + 0.15) * rate) : int((stop - 0.15) * rate)]
         f, _conf = estimate_f0(seg, rate, 256)
         voiced = f[np.isfinite(f)]
         assert voiced.size > 0.8 * f.size
@@ -70,8 +70,8 @@ def test_resynth_follows_pitch_silence_and_brightness_of_the_recording(model, re
     # brightness in harmonics of f0: 12 harmonics at 1/k read brighter than 2
     assert centroids[1] > 1.5 * centroids[0]
     # the silence between the segments stays silent once the release has ended
-    gap = y[int(0.75 * rate):int(0.85 * rate)]
-    loud = y[int(0.2 * rate):int(0.4 * rate)]
+    gap = y[int(0.75 * rate) : int(0.85 * rate)]
+    loud = y[int(0.2 * rate) : int(0.4 * rate)]
     assert np.sqrt(np.mean(gap**2)) < 1e-3 * np.sqrt(np.mean(loud**2))
 
 
@@ -79,6 +79,9 @@ def test_resynth_user_errors_are_one_line(model, tmp_path, capsys):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF....not audio")
     assert cli.main(["resynth", "--model", str(model), str(bad), str(tmp_path / "o.wav")]) != 0
-    assert cli.main(["resynth", "--model", str(model), str(tmp_path / "missing.wav"), str(tmp_path / "o.wav")]) != 0
+    assert (
+        cli.main(["resynth", "--model", str(model), str(tmp_path / "missing.wav"), str(tmp_path / "o.wav")])
+        != 0
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all("error:" in line for line in err)

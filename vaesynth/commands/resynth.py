@@ -20,8 +20,13 @@ def register(sub):
     p.add_argument("input", metavar="IN.wav", help="recording to resynthesise (wav/flac/aiff/ogg, any rate)")
     p.add_argument("output", metavar="OUT.wav", help="WAV file to write")
     p.add_argument("--engine", choices=["oscbank", "istft"], default="istft", help="rendering engine")
-    p.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
-                   help="output rate, 22050..96000 (default: the recording's rate, or 48000 outside that range)")
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        default=None,
+        metavar="HZ",
+        help="output rate, 22050..96000 (default: the recording's rate, or 48000 outside that range)",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -47,8 +52,9 @@ def run(args) -> int:
         info = sf.info(str(in_path))
     except Exception as e:  # libsndfile's own message is the useful part
         raise UserError(f"{in_path} is not a readable audio file ({str(e).splitlines()[0][:120]})") from None
-    rate = args.sample_rate or (info.samplerate if MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE
-                                else 48000)
+    rate = args.sample_rate or (
+        info.samplerate if MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE else 48000
+    )
     if not (MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE):
         raise UserError(f"--sample-rate must be in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz, got {rate}")
 
@@ -74,6 +80,8 @@ def run(args) -> int:
     except (OSError, RuntimeError) as e:
         raise UserError(f"cannot write {out_path}: {e}") from None
     peak_db = 20 * np.log10(max(float(np.abs(out).max(initial=0.0)), 1e-10))
-    print(f"resynthesised {duration_s:.2f} s with {args.engine} at {rate} Hz in {elapsed:.2f} s, "
-          f"peak {peak_db:.1f} dBFS -> {out_path}")
+    print(
+        f"resynthesised {duration_s:.2f} s with {args.engine} at {rate} Hz in {elapsed:.2f} s, "
+        f"peak {peak_db:.1f} dBFS -> {out_path}"
+    )
     return 0
