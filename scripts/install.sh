@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(jackd2 libportaudio2 jack-capture liblo-tools puredata-core fluidsynth fluid-soundfont-gm
-              libsndfile1 libfluidsynth3)
+              libsndfile1 libfluidsynth3 chromium fonts-dejavu-core)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

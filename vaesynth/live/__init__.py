@@ -1,0 +1,1 @@
+"""The live server (`vaesynth serve`): OSC, MIDI and a sounddevice stream around the engine."""

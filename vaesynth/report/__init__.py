@@ -1,0 +1,1 @@
+"""`vaesynth report`: figures, sounds and an HTML page of a model."""
