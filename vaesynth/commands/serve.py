@@ -1,29 +1,220 @@
-"""`vaesynth serve`: the live synth (OSC + MIDI in, sounddevice out)."""
+"""`vaesynth serve`: the live synth (OSC + MIDI in, sounddevice out). The parts live in vaesynth/live/."""
 
-from vaesynth.errors import NotBuiltYet
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+
+from vaesynth.errors import UserError
 
 
 def register(sub):
     p = sub.add_parser("serve", help="the live synth: OSC and MIDI in, audio out",
-                       description="Play a model live. Without --model it plays the bundled default model.")
+                       description="Play a model live. Without --model it plays the bundled default model. "
+                                   "Ctrl-C (or SIGTERM) stops it cleanly.")
     p.add_argument("--model", metavar="CKPT", help="checkpoint (.pt); default: the bundled model")
-    p.add_argument("--osc-port", type=int, default=9000, help="UDP port for OSC (default 9000)")
+    p.add_argument("--osc-port", type=int, default=9000, help="UDP port for OSC (default 9000; 0 = any free)")
     p.add_argument("--osc-host", default="127.0.0.1",
                    help="address to bind for OSC (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
     p.add_argument("--midi-in", default=None, metavar="NAME|virtual|none",
-                   help="MIDI input port name, 'virtual' for a virtual port, 'none' to disable "
-                        "(default: the first available port)")
+                   help="MIDI input port name (exact or substring), 'virtual' for a virtual port, 'none' to "
+                        "disable (default: the first available port)")
+    p.add_argument("--midi-api", choices=["jack", "alsa", "coremidi", "winmm"], default=None,
+                   help="MIDI system (default: jack when a JACK server runs on Linux, else alsa; coremidi on "
+                        "macOS; winmm on Windows)")
     p.add_argument("--midi-channel", type=int, default=None, help="listen to one channel 1-16 (default: all)")
     p.add_argument("--map", metavar="TOML", help="knob map: CC number -> target and range")
+    p.add_argument("--bend-range", type=float, default=2.0, metavar="SEMITONES",
+                   help="what a full pitch wheel means (default 2)")
     p.add_argument("--audio-device", metavar="NAME|INDEX", help="output device (default: the system default)")
-    p.add_argument("--sample-rate", type=int, default=None, metavar="HZ", help="device sample rate")
+    p.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
+                   help="sample rate (default: the device's)")
     p.add_argument("--blocksize", type=int, default=128, help="audio block size in samples (default 128)")
+    p.add_argument("--render-margin-ms", type=float, default=None, metavar="MS",
+                   help="render each block just in time, MS before the device needs it (lower control "
+                        "latency, less safety); default: render as soon as the device takes a block")
+    p.add_argument("--rt-priority", type=int, default=60, metavar="P",
+                   help="SCHED_FIFO priority of the render thread where allowed (default 60, below JACK's "
+                        "usual 70; 0 = ordinary scheduling)")
+    p.add_argument("--lead", type=int, default=None, metavar="SAMPLES",
+                   help="samples rendered ahead of the device (default: one block); more = fewer xruns on "
+                        "a loaded machine, more latency")
     p.add_argument("--engine", choices=["oscbank", "istft"], default="oscbank", help="rendering engine")
     p.add_argument("--voices", type=int, default=16, help="polyphony (default 16)")
     p.add_argument("--record", metavar="OUT.wav", help="also write exactly what is played to a WAV file")
+    p.add_argument("--jack-name", default="vaesynth",
+                   help="JACK client name of the audio output (ports NAME:out_0, NAME:out_1; default vaesynth)")
+    p.add_argument("--info-on-exit", metavar="FILE", help="write the final /info JSON to FILE at exit")
     p.set_defaults(func=run)
     return p
 
 
+def _process_age_s() -> float | None:
+    """Seconds since this process was started (Linux /proc), or None."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime_s = float(f.read().split()[0])
+        return uptime_s - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _check(args) -> None:
+    if not (0 <= args.osc_port <= 65535):
+        raise UserError(f"--osc-port must be 0..65535, got {args.osc_port}")
+    if args.midi_channel is not None and not (1 <= args.midi_channel <= 16):
+        raise UserError(f"--midi-channel must be 1..16, got {args.midi_channel}")
+    if not (1 <= args.blocksize <= 16384):
+        raise UserError(f"--blocksize must be 1..16384, got {args.blocksize}")
+    if not (1 <= args.voices <= 128):
+        raise UserError(f"--voices must be 1..128, got {args.voices}")
+    if args.render_margin_ms is not None and not (0 < args.render_margin_ms < 100):
+        raise UserError(f"--render-margin-ms must be in (0, 100), got {args.render_margin_ms}")
+    if not (0 < args.bend_range <= 24):
+        raise UserError(f"--bend-range must be in (0, 24], got {args.bend_range}")
+
+
 def run(args) -> int:
-    raise NotBuiltYet("serve", 5)
+    t0 = time.perf_counter()
+    _check(args)
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        stop.set()
+
+    old_handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _serve(args, stop, t0)
+    finally:
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
+
+
+def _load_model(args, result: dict) -> None:
+    """Thread: import torch and load the instrument (+ knob map), so that the torch import overlaps the
+    engine's imports and numba warm-up in the main thread (start-up time is mostly imports)."""
+    try:
+        from vaesynth.models.instrument import load_instrument
+
+        from vaesynth.live.knobmap import KnobMap
+
+        t = time.perf_counter()
+        inst = load_instrument(args.model)
+        result["knobs"] = (KnobMap.from_toml(args.map, inst.n_pcs, inst.latent_dim) if args.map else KnobMap())
+        result["instrument"] = inst
+        result["model_s"] = time.perf_counter() - t
+    except BaseException as e:  # re-raised in the main thread
+        result["error"] = e
+
+
+def _serve(args, stop: threading.Event, t0: float) -> int:
+    loaded: dict = {}
+    loader = threading.Thread(target=_load_model, args=(args, loaded), name="vaesynth-load", daemon=True)
+    loader.start()
+
+    from vaesynth.synth.engine import Engine
+
+    from vaesynth.live.audio import AudioOut, promote_thread, resolve_device, set_jack_client_name
+    from vaesynth.live.midi import open_midi_input
+    from vaesynth.live.osc import OscReceiver
+    from vaesynth.live.record import Recorder
+    from vaesynth.live.server import Server, ServeOptions
+
+    say = lambda *a: print(*a, flush=True)  # noqa: E731
+    set_jack_client_name(args.jack_name)
+    device = resolve_device(args.audio_device)
+    rate = int(args.sample_rate or device["default_samplerate"])
+    options = ServeOptions(engine=args.engine, voices=args.voices, blocksize=args.blocksize,
+                           midi_channel=args.midi_channel, bend_range_semitones=args.bend_range,
+                           render_margin_ms=args.render_margin_ms)
+    try:
+        engine = Engine(rate, polyphony=args.voices, blocksize=args.blocksize, engine=args.engine,
+                        bend_range_semitones=args.bend_range, render_margin_ms=args.render_margin_ms,
+                        lead_samples=args.lead)
+    except ValueError as e:
+        raise UserError(f"cannot start the engine: {e}") from None
+    warm_s = engine.warm_up()  # numba kernels, while the model loads
+    t_engine = time.perf_counter()
+    loader.join()
+    if "error" in loaded:
+        raise loaded["error"]
+    instrument, knobs = loaded["instrument"], loaded["knobs"]
+    t_model = time.perf_counter()
+    server = Server(instrument, engine, options, knobs, log=say)
+    opened = []
+    try:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                server.osc = OscReceiver(args.osc_host, args.osc_port, server.osc_sink)
+            for w in caught:
+                say(f"vaesynth: warning: {w.message}")
+        except OSError as e:
+            raise UserError(
+                f"cannot listen for OSC on {args.osc_host}:{args.osc_port} ({e.strerror or e}); "
+                "pick another --osc-port"
+            ) from None
+        opened.append(server.osc.stop)
+        server.midi = open_midi_input(args.midi_in, args.midi_api, server.midi_sink)
+        opened.append(server.midi.close)
+        if args.record:
+            server.recorder = Recorder(args.record, rate)
+            opened.append(server.recorder.close)
+        engine.start()  # warm_up again: cached kernels, milliseconds
+        opened.append(engine.stop)
+        rt = args.rt_priority > 0 and promote_thread(engine._thread, args.rt_priority)
+        server.start()
+        opened.append(server.stop)
+        server.osc.start()
+        server.audio = AudioOut(engine, device, args.blocksize, recorder=server.recorder)
+        server.audio.start()
+        opened.append(server.audio.stop)
+        t_ready = time.perf_counter()
+
+        age = _process_age_s()
+        say(f"vaesynth serve: model {instrument.name} ({instrument.path}), latent_dim {instrument.latent_dim}, "
+            f"{instrument.n_pcs} PCs, engine {engine.engine}, {args.voices} voices")
+        say(f"audio: {device['name']} [{device['hostapi_name']}], {rate} Hz, block {args.blocksize}, "
+            f"{server.audio.channels} ch, reported latency {server.audio.latency_s * 1e3:.1f} ms, "
+            f"engine lead {engine.latency_samples} samples ({engine.latency_samples / rate * 1e3:.1f} ms), "
+            f"render thread {'SCHED_FIFO ' + str(args.rt_priority) if rt else 'not realtime (no RT rights)'}")
+        say(f"osc: {server.osc.host}:{server.osc.port}")
+        if server.midi.name is None:
+            say(f"midi: no input ({server.midi.api}; --midi-in virtual opens a port others can connect to)")
+        else:
+            say(f"midi: {server.midi.name} [{server.midi.api}]"
+                + (f", channel {args.midi_channel}" if args.midi_channel else ", all channels"))
+        if args.record:
+            say(f"recording to {args.record}")
+        since = f"{age:.2f} s after process start, " if age is not None else ""
+        say(f"ready in {since}{t_ready - t0:.2f} s in serve (model load {loaded['model_s']:.2f} s in parallel "
+            f"with engine set-up {t_engine - t0:.2f} s incl. warm-up {warm_s:.2f} s; waited for the model "
+            f"{t_model - t_engine:.2f} s; stream {t_ready - t_model:.2f} s); Ctrl-C stops")
+
+        while not stop.wait(0.25):
+            pass
+
+        # Clean stop: fast fade of every note, let it play out, then close the stream and the file.
+        engine.panic()
+        time.sleep(0.06 + 2 * args.blocksize / rate)
+    finally:
+        for close in reversed(opened):
+            try:
+                close()
+            except Exception as e:  # keep closing the rest (the recording above all)
+                print(f"vaesynth: while stopping: {type(e).__name__}: {e}", file=sys.stderr)
+    info = server.info()
+    if args.info_on_exit:
+        with open(args.info_on_exit, "w") as f:
+            json.dump(info, f)
+    say(f"stopped: {info['xruns']} xruns in {info['callbacks']} callbacks, "
+        f"{info['frames_played'] / rate:.1f} s played, {info['dropped_total']} messages dropped"
+        + (f", recording {args.record} finalised" if args.record else ""))
+    return 0

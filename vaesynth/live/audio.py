@@ -1,0 +1,193 @@
+"""Audio output: device choice, the sounddevice stream, and the callback around `Engine.audio_callback`.
+
+The callback (`AudioOut._callback`) copies one block out of the engine's ring buffer (the engine's callback),
+then, when recording, copies the same block into the recorder's preallocated ring, and, when a
+`LatencyProbe` is attached, stores the callback time and frame position in preallocated arrays. No
+allocation beyond transient views and floats, no locks, no I/O.
+
+On JACK, PortAudio's client is renamed (`jack_name`, default "vaesynth") so its ports read
+`vaesynth:out_0`, `vaesynth:out_1` and can be found by other programs (jack_connect, jack_capture).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+
+import numpy as np
+from vaesynth.errors import UserError
+
+
+def _sd():
+    try:
+        import sounddevice as sd
+    except OSError as e:  # PortAudio library missing
+        raise UserError(f"PortAudio is not installed ({e}); install libportaudio2") from None
+    return sd
+
+
+def set_jack_client_name(name: str) -> bool:
+    """Name PortAudio's JACK client (must happen before PortAudio opens JACK: re-initialises PortAudio).
+    Returns False where PortAudio has no JACK support."""
+    sd = _sd()
+    try:
+        lib = ctypes.CDLL(sd._libname)
+        fn = lib.PaJack_SetClientName
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_char_p]
+    fn.restype = ctypes.c_int
+    # PortAudio keeps the pointer: the buffer must outlive the stream, so it is kept on the function.
+    set_jack_client_name._buf = ctypes.create_string_buffer(name.encode()[:60])
+    sd._terminate()
+    ok = fn(set_jack_client_name._buf) == 0
+    sd._initialize()
+    return ok
+
+
+def _output_devices(sd) -> list[dict]:
+    hostapis = sd.query_hostapis()
+    return [
+        {**d, "hostapi_name": hostapis[d["hostapi"]]["name"]}
+        for d in sd.query_devices()
+        if d["max_output_channels"] > 0
+    ]
+
+
+def _listing(devices) -> str:
+    if not devices:
+        return "no audio outputs"
+    return "; ".join(f"{d['index']}: {d['name']} [{d['hostapi_name']}]" for d in devices)
+
+
+def resolve_device(spec: str | int | None) -> dict:
+    """--audio-device (index, exact name, or substring; None = the default output) -> device dict.
+    UserError (one line, with the device list and the fix) when there is none or nothing matches."""
+    sd = _sd()
+    outputs = _output_devices(sd)
+    if not outputs:
+        raise UserError(
+            "no audio output device (found: none); start an audio server, e.g. "
+            "`jackd -R -d dummy -r 48000 -p 128 &` or `jackd -R -d alsa &`, then retry"
+        )
+    if spec is None:
+        try:
+            default = sd.default.device[1]
+            if default is None or default < 0:
+                default = sd.query_devices(kind="output")["index"]
+        except Exception:
+            default = outputs[0]["index"]
+        for d in outputs:
+            if d["index"] == default:
+                return d
+        return outputs[0]
+    text = str(spec).strip()
+    if text.lstrip("-").isdigit():
+        for d in outputs:
+            if d["index"] == int(text):
+                return d
+        raise UserError(f"no audio output with index {text} ({_listing(outputs)}); pick one with --audio-device")
+    exact = [d for d in outputs if d["name"] == text]
+    sub = [d for d in outputs if text.lower() in d["name"].lower()]
+    if exact or sub:
+        return (exact or sub)[0]
+    raise UserError(f"no audio output matches {text!r} ({_listing(outputs)}); pick one with --audio-device")
+
+
+class LatencyProbe:
+    """Per-callback log for benchmarks: perf_counter time at callback entry, first frame index of the block,
+    and the device's reported output latency of that block (outputBufferDacTime - currentTime, seconds).
+    Preallocated for `capacity` callbacks; later callbacks are not logged."""
+
+    def __init__(self, capacity: int = 200_000):
+        self.t_callback = np.zeros(capacity, np.float64)
+        self.first_frame = np.zeros(capacity, np.int64)
+        self.dac_delay_s = np.zeros(capacity, np.float64)
+        self.n = np.zeros(1, np.int64)
+
+    def log(self, t: float, first_frame: int, dac_delay_s: float) -> None:
+        i = self.n[0]
+        if i < self.t_callback.shape[0]:
+            self.t_callback[i] = t
+            self.first_frame[i] = first_frame
+            self.dac_delay_s[i] = dac_delay_s
+            self.n[0] = i + 1
+
+
+class AudioOut:
+    """A sounddevice OutputStream playing `engine` on `device` (a dict from resolve_device).
+
+    channels: the mono signal is copied to min(2, device channels) channels. recorder: a live.record.Recorder
+    or None. probe: a LatencyProbe or None. Attributes after start(): latency_s (reported output latency),
+    frames_played (samples handed to the device)."""
+
+    def __init__(self, engine, device: dict, blocksize: int, recorder=None, probe: LatencyProbe | None = None):
+        self.engine = engine
+        self.device = device
+        self.blocksize = int(blocksize)
+        self.channels = max(1, min(2, int(device["max_output_channels"])))
+        self.recorder = recorder
+        self.probe = probe
+        self._frames = np.zeros(1, np.int64)
+        self.stream = None
+        self.latency_s = float("nan")
+
+    @property
+    def frames_played(self) -> int:
+        return int(self._frames[0])
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        """Real-time safe: yes (copies only; see module docstring)."""
+        t = time.perf_counter()
+        self.engine.audio_callback(outdata, frames, time_info, status)
+        if self.recorder is not None:
+            self.recorder.push(outdata[:, 0])
+        if self.probe is not None:
+            self.probe.log(t, self._frames[0], time_info.outputBufferDacTime - time_info.currentTime)
+        self._frames[0] += frames
+
+    def start(self) -> None:
+        sd = _sd()
+        try:
+            self.stream = sd.OutputStream(
+                samplerate=self.engine.sample_rate,
+                blocksize=self.blocksize,
+                device=self.device["index"],
+                channels=self.channels,
+                dtype="float32",
+                latency="low",
+                callback=self._callback,
+            )
+            self.stream.start()
+        except sd.PortAudioError as e:
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise UserError(
+                f"cannot open audio output {self.device['name']!r} at {self.engine.sample_rate} Hz, "
+                f"block {self.blocksize} ({msg}); try --sample-rate {int(self.device['default_samplerate'])} "
+                "or another --audio-device"
+            ) from None
+        self.latency_s = float(self.stream.latency)
+
+    def stop(self) -> None:
+        if self.stream is not None:
+            try:
+                self.stream.stop()
+                self.stream.close()
+            finally:
+                self.stream = None
+
+
+def promote_thread(thread, priority: int = 60) -> bool:
+    """Give a running thread SCHED_FIFO at `priority` (Linux; needs RT rights, e.g. the audio group or
+    root). The render thread then wins the CPU against ordinary processes the way JACK's own threads do:
+    on a loaded machine this is the difference between a steady stream and xruns. Returns success."""
+    import os
+
+    tid = getattr(thread, "native_id", None)
+    if tid is None or not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(int(priority)))
+        return True
+    except (OSError, PermissionError):
+        return False

@@ -1,0 +1,130 @@
+"""OSC over UDP: a receiver thread that never dies on garbage, and message encoding for replies.
+
+python-osc's own servers raise inside their handler thread on some malformed datagrams; this receiver reads
+datagrams itself and parses each with `OscPacket` under try/except, so a bad packet costs one counter
+increment. Bundles are flattened (their time tags are ignored: messages apply on receipt, like `serve`'s
+other input), at most `MAX_MESSAGES_PER_PACKET` messages per datagram (the rest are dropped and counted).
+Every parsed message goes, with its receive time (time.perf_counter) and sender address, to `sink`, which
+must not block (the server's bounded control queue).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import warnings
+from collections import Counter
+from typing import Callable
+
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
+
+MAX_DATAGRAM_BYTES = 65535
+MAX_MESSAGES_PER_PACKET = 256
+
+
+def encode_message(address: str, args=()) -> bytes:
+    """(address, args) -> one OSC message datagram. ints -> i, floats -> f, str -> s."""
+    b = OscMessageBuilder(address=address)
+    for a in args:
+        if isinstance(a, bool):
+            b.add_arg(int(a), "i")
+        elif isinstance(a, int):
+            b.add_arg(a, "i")
+        elif isinstance(a, float):
+            b.add_arg(a, "f")
+        elif isinstance(a, str):
+            b.add_arg(a, "s")
+        else:
+            b.add_arg(float(a), "f")  # numpy scalars
+    return b.build().dgram
+
+
+class OscReceiver:
+    """UDP socket bound to (host, port) plus a daemon thread feeding `sink(address, args, sender, t_recv)`.
+
+    port 0 picks a free port (see `.port`). Binding anything but a loopback address warns: OSC has no
+    authentication, anyone who can reach the port can play (or mute) the synth. `stats`: packets, messages,
+    and drops by reason ("malformed packet", "too many messages"). `send(data, addr)` replies from the same
+    socket (clients expect replies from the port they sent to); safe from another thread.
+    """
+
+    def __init__(self, host: str, port: int, sink: Callable):
+        self.sink = sink
+        self.stats: Counter = Counter()
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        except socket.gaierror as e:
+            raise OSError(f"cannot resolve OSC host {host!r} ({e.strerror})") from None
+        family, _, _, _, addr = infos[0]
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind(addr)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.settimeout(0.1)
+        self.host, self.port = self.sock.getsockname()[:2]
+        if not (host.startswith("127.") or host in ("localhost", "::1")):
+            warnings.warn(
+                f"OSC is listening on {host}: anyone on the network can control the synth",
+                stacklevel=2,
+            )
+        self._running = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, name="vaesynth-osc", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running = False
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+        self.sock.close()
+
+    def send(self, data: bytes, addr) -> bool:
+        try:
+            self.sock.sendto(data, addr)
+            return True
+        except OSError:
+            self.stats["send failed"] += 1
+            return False
+
+    def _loop(self) -> None:
+        while self._running:
+            try:
+                data, sender = self.sock.recvfrom(MAX_DATAGRAM_BYTES)
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                if not self._running:
+                    return
+                self.stats["receive error"] += 1
+                time.sleep(0.01)
+                continue
+            t_recv = time.perf_counter()
+            self.stats["packets"] += 1
+            self.handle_datagram(data, sender, t_recv)
+
+    def handle_datagram(self, data: bytes, sender, t_recv: float) -> None:
+        """Parse one datagram and pass its messages to the sink; never raises."""
+        try:
+            packet = OscPacket(data)
+            messages = packet.messages
+        except Exception:  # ParseError, struct.error, IndexError, UnicodeDecodeError, ...: garbage
+            self.stats["malformed packet"] += 1
+            return
+        if len(messages) > MAX_MESSAGES_PER_PACKET:
+            self.stats["too many messages"] += len(messages) - MAX_MESSAGES_PER_PACKET
+            messages = messages[:MAX_MESSAGES_PER_PACKET]
+        for tm in messages:
+            try:
+                msg = tm.message
+                self.sink(msg.address, list(msg.params), sender, t_recv)
+                self.stats["messages"] += 1
+            except Exception:
+                self.stats["malformed packet"] += 1

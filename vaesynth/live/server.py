@@ -1,0 +1,316 @@
+"""The live server: OSC + MIDI -> one control thread -> Controls -> Engine -> sounddevice (+ recording).
+
+Threads:
+  - OSC receiver (live/osc.py) and rtmidi's callback thread (live/midi.py) only stamp and enqueue;
+  - the control thread (here) owns all control state: it parses MIDI, maps CCs (live/knobmap.py), runs
+    `Controls.dispatch`, answers `/info`, handles `/feedback` and `/learn`, decodes timbres and sends
+    feedback. Timbre changes are coalesced: a burst of knob messages decodes once, after the burst;
+  - the engine's render thread and the audio callback (synth/engine.py, live/audio.py).
+The queue between the inputs and the control thread is bounded: a flood drops (and counts) messages
+instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from vaesynth.synth.controls import PREFIX, Controls, midi_to_control
+from vaesynth.synth.engine import Engine
+
+from vaesynth.live.feedback import Feedback, SpectrumBands
+from vaesynth.live.knobmap import KnobMap, parse_target
+from vaesynth.live.midi import parse_midi
+from vaesynth.live.osc import encode_message
+
+QUEUE_SIZE = 16384
+BURST = 512  # messages handled before a coalesced timbre decode is forced
+TICK_S = 0.005
+STOP_FADE_S = 0.06  # panic's fast fade plus a block or two, before the stream closes
+
+
+@dataclass
+class ServeOptions:
+    """What `vaesynth serve` was asked for (see commands/serve.py for meanings)."""
+
+    engine: str = "oscbank"
+    voices: int = 16
+    blocksize: int = 128
+    midi_channel: int | None = None  # 1..16
+    bend_range_semitones: float = 2.0
+    render_margin_ms: float | None = None
+
+
+class LiveControls(Controls):
+    """Controls whose timbre decode is deferred: `send_timbre` only marks the timbre dirty and the control
+    thread calls `flush` after a burst of messages (each decode is tens of microseconds, but a controller
+    can send hundreds of CC messages in a second)."""
+
+    def __init__(self, engine, instrument):
+        super().__init__(engine, instrument)
+        self.timbre_dirty = False
+        self.last_mags: np.ndarray | None = None
+
+    def send_timbre(self, at_sample=None) -> None:
+        self.timbre_dirty = True
+
+    def flush(self) -> bool:
+        if not self.timbre_dirty:
+            return False
+        self.timbre_dirty = False
+        timbre = self.instrument.timbre_for_latent(self.z.astype(np.float32))
+        self.last_mags = timbre.magnitudes
+        self.engine.set_timbre(timbre)
+        return True
+
+
+class Server:
+    """Everything between the inputs and the engine. Start order: `Server(...)`, attach `osc`/`midi`
+    (their sinks are `osc_sink`/`midi_sink`), `start()`; `stop()` is idempotent.
+
+    instrument: models.instrument.Instrument. engine: synth.engine.Engine. knobs: KnobMap.
+    log: print-like function for user-facing lines (learn bindings)."""
+
+    def __init__(self, instrument, engine: Engine, options: ServeOptions, knobs: KnobMap | None = None, log=print):
+        self.instrument = instrument
+        self.engine = engine
+        self.options = options
+        self.knobs = knobs or KnobMap()
+        self.log = log
+        self.controls = LiveControls(engine, instrument)
+        self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
+        self.osc = None  # live.osc.OscReceiver
+        self.midi = None  # live.midi.MidiInput
+        self.audio = None  # live.audio.AudioOut
+        self.recorder = None
+        self.probe_receive: list | None = None  # benchmarks: (t_recv, address) of note messages
+        self.counts: Counter = Counter()  # control thread: received / applied / dropped per source
+        self.midi_dropped: Counter = Counter()  # control thread: by reason
+        self.osc_dropped: Counter = Counter()  # control thread: by reason (Controls reasons + server's own)
+        self.queue_full = np.zeros(2, np.int64)  # osc, midi: dropped because the control queue was full
+        self.started_s = time.monotonic()
+        self._bands = SpectrumBands(instrument.config)
+        self.feedback = Feedback(self._send, self._state)
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self.controls.send_timbre()
+        self.controls.flush()
+
+    # ------------------------------------------------------------------ input side (any thread)
+
+    def osc_sink(self, address, args, sender, t_recv) -> None:
+        try:
+            self.queue.put_nowait(("osc", address, args, sender, t_recv))
+        except queue.Full:
+            self.queue_full[0] += 1
+
+    def midi_sink(self, data, t_recv) -> None:
+        try:
+            self.queue.put_nowait(("midi", data, None, None, t_recv))
+        except queue.Full:
+            self.queue_full[1] += 1
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, name="vaesynth-control", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if not self._running:
+            return
+        self._running = False
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+
+    def wait_idle(self, timeout_s: float = 2.0) -> bool:
+        """Block until the control queue is empty and handled (tests, shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.002)
+        return False
+
+    # ------------------------------------------------------------------ control thread
+
+    def _loop(self) -> None:
+        q = self.queue
+        while self._running:
+            try:
+                item = q.get(timeout=TICK_S)
+            except queue.Empty:
+                item = None
+            n = 0
+            while item is not None:
+                self._handle_safely(item)
+                q.task_done()
+                n += 1
+                if n >= BURST:
+                    break
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    item = None
+            try:
+                if self.controls.flush():
+                    self.feedback.changed()
+                self.feedback.tick(time.monotonic())
+            except Exception as e:  # never let the control thread die (a decode can fail on a broken model)
+                self.counts["control errors"] += 1
+                self.log(f"vaesynth: control error: {type(e).__name__}: {e}")
+
+    def _handle_safely(self, item) -> None:
+        try:
+            if item[0] == "osc":
+                self._handle_osc(item[1], item[2], item[3], item[4])
+            else:
+                self._handle_midi(item[1], item[4])
+        except Exception:  # a bug must cost one message, not the server
+            self.counts["control errors"] += 1
+
+    def _handle_osc(self, address, args, sender, t_recv) -> None:
+        self.counts["osc messages"] += 1
+        if address == PREFIX + "info":
+            self._send(encode_message(PREFIX + "info", [json.dumps(self.info())]), sender)
+            return
+        if address == PREFIX + "feedback":
+            self._on_feedback(args, sender)
+            return
+        if address == PREFIX + "learn":
+            self._on_learn(args)
+            return
+        if self.probe_receive is not None and address == PREFIX + "note":
+            self.probe_receive.append((t_recv, list(args)))
+        before = Counter(self.controls.dropped)
+        if self.controls.dispatch(address, args):
+            self.counts["osc applied"] += 1
+        else:
+            self.osc_dropped.update(self.controls.dropped - before)
+
+    def _on_feedback(self, args, sender) -> None:
+        if len(args) == 1 and _is_int(args[0]) and 0 <= args[0] <= 65535:
+            self.feedback.register(sender[0], int(args[0]))
+        elif len(args) == 2 and isinstance(args[0], str) and _is_int(args[1]) and 0 <= args[1] <= 65535:
+            self.feedback.register(args[0][:255], int(args[1]))
+        else:
+            self.osc_dropped["bad /feedback"] += 1
+            return
+        self.counts["osc applied"] += 1
+
+    def _on_learn(self, args) -> None:
+        try:
+            if len(args) == 2 and isinstance(args[0], str) and _is_int(args[1]):
+                target = parse_target(f"{args[0]} {int(args[1])}")
+            elif len(args) == 1 and isinstance(args[0], str):
+                target = parse_target(args[0])
+            else:
+                raise ValueError("wrong arguments")
+        except ValueError:
+            self.osc_dropped["bad /learn"] += 1
+            return
+        bound = {"pc": self.instrument.n_pcs, "z": self.instrument.latent_dim}.get(target.kind)
+        if bound is not None and not (0 <= target.index < bound):
+            self.osc_dropped["bad /learn"] += 1
+            return
+        self.knobs.arm_learn(target)
+        self.counts["osc applied"] += 1
+        self.log(f"vaesynth: MIDI learn armed for {target.label()}: move a knob")
+
+    def _handle_midi(self, data, t_recv) -> None:
+        self.counts["midi messages"] += 1
+        try:
+            msg = parse_midi(data)
+        except (ValueError, TypeError, IndexError):
+            self.midi_dropped["malformed"] += 1
+            return
+        ch = self.options.midi_channel
+        if ch is not None and hasattr(msg, "channel") and msg.channel != ch - 1:
+            self.midi_dropped["other channel"] += 1
+            return
+        if msg.type == "control_change":
+            learned = self.knobs.try_learn(msg.control)
+            if learned is not None:
+                self.log(f"vaesynth: learned CC {msg.control} -> {learned.label()}")
+                self.feedback.learned(msg.control, learned.label())
+            target = self.knobs.lookup(msg.control)
+            if target is not None:
+                mapped = target.message(msg.value)
+            elif msg.control in (64, 120, 123):
+                mapped = midi_to_control(msg, self.options.bend_range_semitones)
+            else:
+                self.midi_dropped["unmapped CC"] += 1
+                return
+        else:
+            mapped = midi_to_control(msg, self.options.bend_range_semitones)
+            if mapped is None:
+                self.midi_dropped[f"ignored {msg.type}"] += 1
+                return
+        before = Counter(self.controls.dropped)
+        if self.controls.dispatch(*mapped):
+            self.counts["midi applied"] += 1
+        else:
+            self.midi_dropped.update(self.controls.dropped - before)
+
+    # ------------------------------------------------------------------ replies
+
+    def _send(self, data: bytes, addr) -> bool:
+        return self.osc.send(data, addr) if self.osc is not None else False
+
+    def _state(self):
+        mags = self.controls.last_mags
+        if mags is None:
+            mags = self.instrument.decode_latent(self.controls.z.astype(np.float32))
+        return self.controls.pcs(), self.controls.z, self._bands(mags)
+
+    def info(self) -> dict:
+        """The /vaesynth/info reply (also printed at exit)."""
+        inst, eng = self.instrument, self.engine
+        osc_packets = dict(self.osc.stats) if self.osc is not None else {}
+        dropped = {
+            "osc_packets": {k: v for k, v in osc_packets.items() if k not in ("packets", "messages")},
+            "osc": dict(self.osc_dropped),
+            "midi": dict(self.midi_dropped),
+            "queue_full": {"osc": int(self.queue_full[0]), "midi": int(self.queue_full[1])},
+        }
+        total = sum(sum(d.values()) for d in dropped.values())
+        return {
+            "model": str(getattr(inst, "path", "") or ""),
+            "name": str(getattr(inst, "name", "") or ""),
+            "latent_dim": int(inst.latent_dim),
+            "n_pcs": int(inst.n_pcs),
+            "engine": eng.engine,
+            "engines": list(eng.renderers),
+            "sample_rate": eng.sample_rate,
+            "blocksize": self.options.blocksize,
+            "latency_samples": eng.latency_samples,
+            "osc_host": getattr(self.osc, "host", None),
+            "osc_port": getattr(self.osc, "port", None),
+            "midi_in": getattr(self.midi, "name", None),
+            "midi_api": getattr(self.midi, "api", None),
+            "midi_channel": self.options.midi_channel,
+            "xruns": eng.xruns,
+            "callbacks": eng.callbacks,
+            "frames_played": self.audio.frames_played if self.audio is not None else 0,
+            "record_overflows": self.recorder.overflows if self.recorder is not None else 0,
+            "osc_packets": osc_packets.get("packets", 0),
+            "received": dict(self.counts),
+            "dropped": dropped,
+            "dropped_total": int(total),
+            "pcs": [round(float(v), 6) for v in self.controls.pcs()],
+            "knobs": self.knobs.describe(),
+            "learning": self.knobs.learning.label() if self.knobs.learning else None,
+            "feedback_clients": [f"{h}:{p}" for h, p in self.feedback.clients],
+            "uptime_s": round(time.monotonic() - self.started_s, 3),
+        }
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
