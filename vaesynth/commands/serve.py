@@ -162,7 +162,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
                 "pick another --osc-port"
             ) from None
         opened.append(server.osc.stop)
-        server.midi = open_midi_input(args.midi_in, args.midi_api, server.midi_sink)
+        server.midi = open_midi_input(args.midi_in, args.midi_api, server.midi_sink, f"{args.jack_name}-midi")
         opened.append(server.midi.close)
         if args.record:
             server.recorder = Recorder(args.record, rate)

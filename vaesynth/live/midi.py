@@ -75,7 +75,7 @@ class MidiInput:
             self._midi_in = None
 
 
-def open_midi_input(spec: str | None, api: str | None, sink, client_name: str = "vaesynth") -> MidiInput:
+def open_midi_input(spec: str | None, api: str | None, sink, client_name: str = "vaesynth-midi") -> MidiInput:
     """Open the MIDI input named by spec (None: first port, 'virtual', 'none', exact name or substring).
 
     sink(data: list[int], t_recv: float) is called on rtmidi's thread for every message.
