@@ -140,7 +140,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=600.0, help="training budget per run")
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--archs", default="mlp400,harmonic", help="comma list; mlp400 runs as seed 001's baseline")
-    p.add_argument("--betas", default="1,2,4,8", help="beta sweep of the last arch; empty = none")
+    p.add_argument("--betas", default="1,2,4,8", help="beta sweep of --sweep-arch; empty = none")
+    p.add_argument("--sweep-arch", default="harmonic")
     p.add_argument("--latent-dim", type=int, default=8)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -162,18 +163,20 @@ def main() -> None:
     for arch in archs:
         over = dict(BASELINE) if arch == "mlp400" else {"arch": arch}
         rows.append(run(arch, ds, train_ds, val_ds, {**over, "latent_dim": args.latent_dim}, args))
-    table("archs (beta 1)", rows, ds.factor_names)
+    if rows:
+        table("archs (beta 1)", rows, ds.factor_names)
     betas = [float(b) for b in args.betas.split(",") if b]
-    if betas and archs:
+    if betas:
+        arch = args.sweep_arch
         sweep = []
         for beta in betas:
-            prior = next((r for r in rows if r["label"] == archs[-1]), None) if beta == 1.0 else None
-            if prior is not None:
-                sweep.append({**prior, "label": f"{archs[-1]} beta=1"})
+            prior = next((r for r in rows if r["label"] == arch), None) if beta == 1.0 else None
+            if prior is not None:  # already trained above
+                sweep.append({**prior, "label": f"{arch} beta=1"})
                 continue
-            over = {"arch": archs[-1], "beta": beta, "latent_dim": args.latent_dim}
-            sweep.append(run(f"{archs[-1]} beta={beta:g}", ds, train_ds, val_ds, over, args))
-        table(f"beta sweep ({archs[-1]})", sweep, ds.factor_names)
+            over = {"arch": arch, "beta": beta, "latent_dim": args.latent_dim}
+            sweep.append(run(f"{arch} beta={beta:g}", ds, train_ds, val_ds, over, args))
+        table(f"beta sweep ({arch})", sweep, ds.factor_names)
 
 
 if __name__ == "__main__":
