@@ -33,23 +33,25 @@ PD_OBJECTS = {
     "oscformat": lambda a: (1, 1),
     "oscparse": lambda a: (1, 1),
     "netsend": lambda a: (1, 2),
-    "netreceive": lambda a: (1, 2),
+    "netreceive": lambda a: (1, 1 if "-u" in a else 2),  # TCP adds a connection-count outlet
     "s": lambda a: (1 if a else 2, 0),
     "r": lambda a: (0 if a else 1, 1),
-    "loadbang": lambda a: (1, 1),
+    "loadbang": lambda a: (0, 1),
     "t": lambda a: (1, len(a)),
     "metro": lambda a: (2, 1),
     "f": lambda a: (2, 1),
     "pack": lambda a: (len(a), 1),
     "unpack": lambda a: (1, len(a)),
-    "notein": lambda a: (1, 3),
-    "bendin": lambda a: (1, 2),
+    "notein": lambda a: (0, 3),
+    "bendin": lambda a: (0, 2),
     "-": lambda a: (2, 1),
+    "clip": lambda a: (3, 1),
     "/": lambda a: (2, 1),
     "*": lambda a: (2, 1),
     "array": lambda a: (3, 0) if a and a[0] == "set" else (1, 1),
-    "vsl": lambda a: (0 if a[7] != "empty" else 1, 0 if a[6] != "empty" else 1),
-    "hsl": lambda a: (0 if a[7] != "empty" else 1, 0 if a[6] != "empty" else 1),
+    # IEM sliders: the inlet stays connectable with a receive name; a send name removes the outlet.
+    "vsl": lambda a: (1, 0 if a[6] != "empty" else 1),
+    "hsl": lambda a: (1, 0 if a[6] != "empty" else 1),
     "declare": lambda a: (0, 0),
 }
 
@@ -172,7 +174,11 @@ def build_patch() -> str:
     for k in range(spec.N_PC_CONTROLS):
         x = 30 + 50 * k
         slider = c._add(_slider("vsl", x, 80, 128, -r, r, f"vaesynth-pc{k}", f"PC{k + 1}", 0.0))
-        _to_bus(c, slider, 0, f"pc {k}", x, 230 + 12 * (k % 2))
+        clip = c.obj(
+            x, 225 + 12 * (k % 2), f"clip {-r:g} {r:g}"
+        )  # Pd's sliders pass received values unclipped
+        c.connect(slider, 0, clip, 0)
+        _to_bus(c, clip, 0, f"pc {k}", x, 255 + 12 * (k % 2))
 
     # Notes and bend from MIDI in.
     notein = c.obj(480, 60, "notein")
@@ -195,7 +201,9 @@ def build_patch() -> str:
         c.connect(button, 0, engine_send, 0)
     low_db, high_db = spec.GAIN_RANGE_DB
     gain = c._add(_slider("hsl", 480, 320, 128, low_db, high_db, "vaesynth-gain", "gain_dB", 0.0))
-    _to_bus(c, gain, 0, "gain", 480, 345)
+    gain_clip = c.obj(480, 345, f"clip {low_db:g} {high_db:g}")
+    c.connect(gain, 0, gain_clip, 0)
+    _to_bus(c, gain_clip, 0, "gain", 480, 370)
     panic = c.msg(680, 320, "panic")
     panic_send = c.obj(680, 345, f"s {SEND_NAME}")
     c.connect(panic, 0, panic_send, 0)
