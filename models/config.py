@@ -52,7 +52,10 @@ class ModelConfig:
     sc_weight: weight of a per-frame squared spectral convergence term on linear magnitudes added to the loss
       (peaks dominate it; the log-domain likelihood alone trades peak level for valley shape), 0 = off.
     inharmonicity_guide: weight of the harmonic decoder's auxiliary loss |B_decoded - B_estimated(x)| / 1e-5
-      (models/harmonic.estimate_inharmonicity), 0 = off; guide_frames: frames per batch it is computed on.
+      (models/harmonic.estimate_comb), 0 = off; guide_frames: frames per batch it is computed on.
+    detune_cents: range (±) of the harmonic decoder's fine-pitch control, which absorbs the error of a tracked
+      f0 (real notes: ~10 cents puts partial 20 a bin off); the guide also teaches it. 0 = off (toy sets with
+      exact f0).
     """
 
     arch: str = "harmonic"
@@ -76,6 +79,7 @@ class ModelConfig:
     inharmonicity_guide: float = 1.0
     sc_weight: float = 100.0
     guide_frames: int = 16
+    detune_cents: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -102,6 +106,8 @@ class ModelConfig:
             raise ValueError(f"hidden sizes must be >= 1, got {self.hidden}")
         if self.n_partials < 0 or self.n_noise_bands < 2:
             raise ValueError("n_partials must be >= 0 and n_noise_bands >= 2")
+        if not (0.0 <= self.detune_cents <= 100.0):
+            raise ValueError(f"detune_cents must be in 0..100, got {self.detune_cents}")
         if self.sc_weight < 0:
             raise ValueError(f"sc_weight must be >= 0, got {self.sc_weight}")
         if self.inharmonicity_guide < 0 or self.guide_frames < 1:

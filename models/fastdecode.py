@@ -123,8 +123,11 @@ class FastDecoder:
         s = float(shape[1]) + math.log((1 - lo) / (hi - 1))
         lobe = lo + (hi - lo) / (1.0 + math.exp(-s))
         ratio = 2.0 ** float(self._z[cfg.latent_dim]) if cfg.n_cond else 1.0
+        detune = cfg.detune_cents * math.tanh(float(shape[2]))
+        if cfg.detune_cents > 0:
+            ratio *= 2.0 ** (detune / 1200.0)
         return {"amps_db": amps_db.astype(np.float64), "inharmonicity": b, "lobe_scale": lobe,
-                "noise_db": noise_db, "f0_ratio": ratio}
+                "noise_db": noise_db, "f0_ratio": ratio, "detune_cents": detune}
 
     def decode(self, z: np.ndarray, cond: np.ndarray | None = None) -> np.ndarray:
         """z [latent_dim] (cond [n_cond]) -> model-space frame [n_bins] float32 (a view of self.out).

@@ -80,12 +80,12 @@ class HarmonicDecoder(nn.Module):
         h = hidden[0]
         self.amp_head = nn.Linear(h, self.n_partials)
         self.noise_head = nn.Linear(h, cfg.n_noise_bands)
-        self.shape_head = nn.Linear(h, 2)  # inharmonicity, lobe width
+        self.shape_head = nn.Linear(h, 3)  # inharmonicity, lobe width, detune
         with torch.no_grad():
             # start quiet and harmonic: partials at -40 dB, noise at -70 dB, B ~ 0, lobes at their true width
             self.amp_head.bias.fill_(0.5)
             self.noise_head.bias.fill_(0.125)
-            self.shape_head.bias.copy_(torch.tensor([-6.0, 0.0]))
+            self.shape_head.bias.copy_(torch.tensor([-6.0, 0.0, 0.0]))
         self.register_buffer("kernel", torch.from_numpy(window_kernel_table(cfg.window, cfg.n_fft)))
         self.register_buffer("noise_interp", torch.from_numpy(
             mel_interpolation(cfg.n_noise_bands, cfg.n_bins, cfg.sample_rate)))
@@ -99,7 +99,8 @@ class HarmonicDecoder(nn.Module):
 
         Returns amps_db [B, K] (peak magnitude of each partial, dB re the reference level), inharmonicity
         [B] (B in f_k = k·f0·sqrt(1+(k²-1)B)), lobe_scale [B] (main-lobe width relative to the window's),
-        noise_db [B, n_noise_bands], f0_ratio [B] (f0 / f_ref_hz).
+        noise_db [B, n_noise_bands], f0_ratio [B] (f0 / f_ref_hz, fine detune included), detune_cents [B]
+        (within ± cfg.detune_cents: corrects a tracked f0's error; 0 when that is 0).
         """
         if cond is not None:
             h = self.trunk(torch.cat([z, cond], dim=-1))
@@ -114,8 +115,11 @@ class HarmonicDecoder(nn.Module):
         inharmonicity = MAX_INHARMONICITY * torch.sigmoid(shape[:, 0])
         lo, hi = LOBE_SCALE_RANGE
         lobe_scale = lo + (hi - lo) * torch.sigmoid(shape[:, 1] + math.log((1 - lo) / (hi - 1)))
+        detune_cents = self.cfg.detune_cents * torch.tanh(shape[:, 2])
+        if self.cfg.detune_cents > 0:
+            f0_ratio = f0_ratio * torch.exp2(detune_cents / 1200.0)
         return {"amps_db": amps_db, "inharmonicity": inharmonicity, "lobe_scale": lobe_scale,
-                "noise_db": noise_db, "f0_ratio": f0_ratio}
+                "noise_db": noise_db, "f0_ratio": f0_ratio, "detune_cents": detune_cents}
 
     def partial_freqs_hz(self, inharmonicity: torch.Tensor, f0_ratio: torch.Tensor) -> torch.Tensor:
         """[B, K] partial frequencies in Hz."""
@@ -173,10 +177,19 @@ def _comb_scores(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def estimate_inharmonicity(x: torch.Tensor, f0_ratio: torch.Tensor, cfg: ModelConfig,
                            n_coarse: int = 101, n_fine: int = 21, n_partials: int = 40) -> torch.Tensor:
+    """B only; see `estimate_comb`."""
+    return estimate_comb(x, f0_ratio, cfg, n_coarse, n_fine, n_partials)[0]
+
+
+@torch.no_grad()
+def estimate_comb(x: torch.Tensor, f0_ratio: torch.Tensor, cfg: ModelConfig,
+                  n_coarse: int = 101, n_fine: int = 21, n_partials: int = 40,
+                  n_detune: int = 21) -> tuple[torch.Tensor, torch.Tensor]:
     """Analysis-side estimate of B for model-space frames x [B, n_bins]: the stiff-string comb
     k·f0·sqrt(1+(k²-1)B) that collects the most log-magnitude (coarse grid over [0, MAX_INHARMONICITY], then a
-    fine grid around the best), over the first n_partials partials. f0 = f_ref_hz · f0_ratio [B].
-    Returns B [B].
+    fine grid around the best), over the first n_partials partials. f0 = f_ref_hz · f0_ratio [B], times a
+    detune searched on n_detune steps over ± cfg.detune_cents when that is > 0.
+    Returns (B [B], detune_cents [B]).
 
     Why: the reconstruction gradient w.r.t. B only exists while partials overlap their targets (± 1 bin), and
     high partials move by tens of bins across the range of B, so gradient descent alone stalls at the wrong B.
@@ -184,14 +197,25 @@ def estimate_inharmonicity(x: torch.Tensor, f0_ratio: torch.Tensor, cfg: ModelCo
     DDSP uses an f0 tracker).
     """
     k = torch.arange(1, min(n_partials, cfg.partial_count) + 1, dtype=x.dtype, device=x.device)
+    n = x.shape[0]
     base = (cfg.f_ref_hz * f0_ratio / (cfg.sample_rate / cfg.n_fft))[:, None, None] * k  # [B, 1, K]
+    if cfg.detune_cents > 0:
+        cents = torch.linspace(-cfg.detune_cents, cfg.detune_cents, n_detune, dtype=x.dtype, device=x.device)
+    else:
+        cents = torch.zeros(1, dtype=x.dtype, device=x.device)
+    n_c = cents.shape[0]
 
-    def best(grid):  # grid [B, G]
-        pos = base * torch.sqrt(1.0 + (k * k - 1.0) * grid[..., None])
-        return grid.gather(1, _comb_scores(x, pos).argmax(1, keepdim=True))[:, 0]
+    def best(b_grid):  # b_grid [B, G] -> (B, cents) of the best (G x n_c) candidate
+        g = b_grid.shape[1]
+        bb = b_grid[:, :, None].expand(n, g, n_c).reshape(n, g * n_c)
+        cc = cents[None, None, :].expand(n, g, n_c).reshape(n, g * n_c)
+        pos = base * torch.exp2(cc / 1200.0)[..., None] * torch.sqrt(1.0 + (k * k - 1.0) * bb[..., None])
+        i = _comb_scores(x, pos).argmax(1, keepdim=True)
+        return bb.gather(1, i)[:, 0], cc.gather(1, i)[:, 0]
 
     coarse = torch.linspace(0.0, MAX_INHARMONICITY, n_coarse, dtype=x.dtype, device=x.device)
-    b0 = best(coarse.expand(x.shape[0], -1))
+    b0, c0 = best(coarse.expand(n, -1))
     step = MAX_INHARMONICITY / (n_coarse - 1)
-    fine = b0[:, None] + torch.linspace(-step, step, n_fine, dtype=x.dtype, device=x.device)
-    return best(fine.clamp(0.0, MAX_INHARMONICITY))
+    fine = (b0[:, None] + torch.linspace(-step, step, n_fine, dtype=x.dtype, device=x.device))
+    b1, c1 = best(fine.clamp(0.0, MAX_INHARMONICITY))
+    return b1, c1

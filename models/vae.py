@@ -12,13 +12,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaesynth.models.config import ModelConfig
-from vaesynth.models.harmonic import HarmonicDecoder, estimate_inharmonicity
+from vaesynth.models.harmonic import HarmonicDecoder, estimate_comb
 from vaesynth.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 LOGVAR_RANGE = (-12.0, 8.0)  # posterior log-variance clamp: keeps exp() finite in early training
 LEARNED_LOGSTD_MIN = math.log(1e-3)  # learned observation std floor (model-space units)
 BERNOULLI_EPS = 1e-5
 GUIDE_SCALE = 1e-5  # inharmonicity error that costs one unit of the guide loss
+GUIDE_CENTS = 0.3  # detune error (cents) that costs one unit: moves partial 20 about as far as 1e-5 of B
 
 
 class BetaVAE(nn.Module):
@@ -116,8 +117,12 @@ class BetaVAE(nn.Module):
             raw = self.decoder.to_model_space(self.decoder.render(c))
             if self.cfg.inharmonicity_guide > 0:
                 n = min(self.cfg.guide_frames, x.shape[0])
-                target = estimate_inharmonicity(x[:n].detach(), c["f0_ratio"][:n].detach(), self.cfg)
-                guide = (c["inharmonicity"][:n] - target).abs().mean() / GUIDE_SCALE
+                # search around the nominal pitch (cond), not the decoder's own detuned one
+                nominal = torch.exp2(cond[:n, 0]) if cond is not None else torch.ones(n, dtype=x.dtype)
+                b_est, cents_est = estimate_comb(x[:n].detach(), nominal, self.cfg)
+                guide = (c["inharmonicity"][:n] - b_est).abs().mean() / GUIDE_SCALE
+                if self.cfg.detune_cents > 0:
+                    guide = guide + (c["detune_cents"][:n] - cents_est).abs().mean() / GUIDE_CENTS
         else:
             raw = self._decode_raw(z, cond)
         recon = self.recon_nll(x, raw).mean()

@@ -35,6 +35,7 @@ def perturbed_model(**kw):
 @pytest.mark.parametrize("kw", [
     {"arch": "harmonic"},
     {"arch": "harmonic", "pitch_mode": "condition"},
+    {"arch": "harmonic", "pitch_mode": "condition", "detune_cents": 30.0},
     {"arch": "harmonic", "likelihood": "bernoulli"},
     {"arch": "mlp"},
     {"arch": "mlp400", "hidden": (40,), "likelihood": "bernoulli"},
@@ -49,12 +50,15 @@ def test_fast_decode_matches_torch_decode(kw):
         with torch.inference_mode():
             ref = model.decode(z, cond)[0].numpy()
         got = fast.decode(z[0].numpy(), None if cond is None else cond[0].numpy())
-        # model space 1e-3 = 0.08 dB at db_range 80 (float32 torch vs float64 numba positions)
-        np.testing.assert_allclose(got, ref, atol=1e-3, rtol=0)
+        # model space 1e-3 = 0.08 dB at db_range 80. Torch computes partial positions in float32, numba in
+        # float64: a bin at the edge of a lobe's support can flip in or out (a -50 dB side lobe), so allow a
+        # few such bins 0.4 dB off
+        err = np.abs(got - ref)
+        assert np.percentile(err, 99) < 1e-3 and err.max() < 5e-3, err.max()
 
 
 def test_fast_controls_match_torch_controls():
-    model = perturbed_model(arch="harmonic", pitch_mode="condition")
+    model = perturbed_model(arch="harmonic", pitch_mode="condition", detune_cents=20.0)
     fast = FastDecoder(model)
     z = torch.randn(1, 4)
     cond = torch.tensor([[0.25]])
@@ -63,7 +67,7 @@ def test_fast_controls_match_torch_controls():
     got = fast.controls(z[0].numpy(), cond[0].numpy())
     np.testing.assert_allclose(got["amps_db"], ref["amps_db"][0].numpy(), atol=1e-3)
     np.testing.assert_allclose(got["noise_db"], ref["noise_db"][0].numpy(), atol=1e-3)
-    for key in ("inharmonicity", "lobe_scale", "f0_ratio"):
+    for key in ("inharmonicity", "lobe_scale", "f0_ratio", "detune_cents"):
         assert got[key] == pytest.approx(float(ref[key][0]), rel=1e-5)
 
 

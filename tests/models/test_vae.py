@@ -13,7 +13,7 @@ import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from vaesynth.models.config import ARCHS, LIKELIHOODS, PITCH_MODES, ModelConfig
-from vaesynth.models.harmonic import HarmonicDecoder, estimate_inharmonicity
+from vaesynth.models.harmonic import HarmonicDecoder, estimate_comb, estimate_inharmonicity
 from vaesynth.models.vae import build_model
 
 SR = 8000
@@ -254,6 +254,23 @@ def test_estimate_inharmonicity_recovers_the_rendered_b():
     x = dec.to_model_space(dec.render(c))
     est = estimate_inharmonicity(x, torch.ones(4), cfg)
     torch.testing.assert_close(est, true_b, atol=1e-5, rtol=0)
+
+
+def test_estimate_comb_recovers_detune_and_b_of_a_mistuned_tone():
+    n_fft, sr = 2048, 44100
+    cfg = ModelConfig(n_bins=n_fft // 2 + 1, n_fft=n_fft, sample_rate=sr, f_ref_hz=220.0, n_partials=30,
+                      hidden=(16,), latent_dim=2, detune_cents=30.0, pitch_mode="condition")
+    dec = HarmonicDecoder(cfg)
+    true_cents = torch.tensor([-12.0, 0.0, 21.0])
+    true_b = torch.tensor([0.0008, 0.0, 0.0003])
+    k = torch.arange(1, 31, dtype=torch.float32)
+    c = {"amps_db": (-20.0 * torch.log10(k)).expand(3, -1), "inharmonicity": true_b, "lobe_scale": torch.ones(3),
+         "noise_db": torch.full((3, cfg.n_noise_bands), -90.0),
+         "f0_ratio": torch.exp2(true_cents / 1200.0) * 1.5}  # nominal pitch 330 Hz, mistuned
+    x = dec.to_model_space(dec.render(c))
+    b, cents = estimate_comb(x, torch.full((3,), 1.5), cfg)
+    torch.testing.assert_close(cents, true_cents, atol=1.6, rtol=0)  # grid step 3 cents
+    torch.testing.assert_close(b, true_b, atol=3e-5, rtol=0)
 
 
 def test_controls_are_refused_for_non_parametric_archs():
