@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from vaesynth.errors import UserError
 
+LR_SCHEDULES = ("cosine", "constant")
+
 # Fields that define the run (data, model, optimisation): a resumed run must keep them.
 FIXED_ON_RESUME = (
     "data",
@@ -25,6 +27,7 @@ FIXED_ON_RESUME = (
     "pitch_mode",
     "f_ref_hz",
     "grad_clip",
+    "lr_schedule",
 )
 
 
@@ -41,6 +44,8 @@ class TrainConfig:
     size: generated-dataset size (toy/sf2: number of sounds), None = the generator's default.
     arch, latent_dim, beta, likelihood, warmup_steps, free_bits, hidden, pitch_mode, f_ref_hz: ModelConfig.
     grad_clip: max global gradient norm (0 = no clipping).
+    lr_schedule: "cosine" (lr decays from `lr` to 0 over the run: lr · ½(1 + cos(π · step / total_steps)))
+      or "constant". A function of the step only, so resuming needs no scheduler state.
     resume: continue from the checkpoint at `out`. slim: drop optimizer/RNG state from the final file.
     ddp: number of processes (gloo on CPU, NCCL on CUDA); 1 = plain single process.
     threads: torch intra-op threads (None = leave torch's default).
@@ -67,6 +72,7 @@ class TrainConfig:
     pitch_mode: str = "normalize"
     f_ref_hz: float | None = None
     grad_clip: float = 5.0
+    lr_schedule: str = "cosine"
     resume: bool = False
     slim: bool = False
     ddp: int = 1
@@ -88,6 +94,7 @@ class TrainConfig:
             (self.ddp >= 1, f"--ddp must be >= 1, got {self.ddp}"),
             (self.size is None or self.size >= 1, f"--size must be >= 1, got {self.size}"),
             (self.grad_clip >= 0, f"--grad-clip must be >= 0, got {self.grad_clip}"),
+            (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}"),
         ]
         for ok, message in checks:
             if not ok:

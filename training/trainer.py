@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from vaesynth.errors import UserError
 from vaesynth.models.checkpoint import load_checkpoint, save_checkpoint, to_plain
 from vaesynth.models.config import ModelConfig
 from vaesynth.training.config import TrainConfig
 from vaesynth.training.split import check_sizes, frame_groups, split_by_group, val_index_for
-
-from vaesynth.errors import UserError
 
 HISTORY_KEYS = (
     "epoch",
@@ -56,6 +56,13 @@ def resolve_device(device: str) -> torch.device:
     if d.type == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
     return d
+
+
+def lr_at(cfg: TrainConfig, step: int, total_steps: int) -> float:
+    """Learning rate of optimiser step `step` (0-based) of `total_steps` under cfg.lr_schedule."""
+    if cfg.lr_schedule == "constant" or total_steps <= 0:
+        return cfg.lr
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
 
 
 def model_config_for(cfg: TrainConfig, spectral, f_ref_hz: float) -> ModelConfig:
@@ -348,6 +355,8 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
             xb = prepared.x_train.index_select(0, idx)
             cb = None if prepared.c_train is None else prepared.c_train.index_select(0, idx)
             beta = model.beta_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(cfg, step, total_steps)
             result = loss_module(xb, beta, cb)
             loss = result["loss"]
             if not torch.isfinite(loss):

@@ -28,6 +28,7 @@ OPTION_FIELDS = {
     "pitch_mode": "pitch_mode",
     "f_ref_hz": "f_ref_hz",
     "grad_clip": "grad_clip",
+    "lr_schedule": "lr_schedule",
     "ddp": "ddp",
     "threads": "threads",
 }
@@ -87,6 +88,12 @@ def register(sub):
     p.add_argument("--f-ref-hz", type=float, default=None, help="reference pitch (default: median f0)")
     p.add_argument("--batch-size", type=int, default=None, help="frames per step (default 128)")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
+    p.add_argument(
+        "--lr-schedule",
+        choices=("cosine", "constant"),
+        default=None,
+        help="cosine decay of the learning rate to 0 over the run (default) or constant",
+    )
     p.add_argument("--grad-clip", type=float, default=None, help="max gradient norm, 0 = off (default 5)")
     p.add_argument(
         "--val-fraction",
