@@ -1,8 +1,9 @@
 """Write the front ends from their one Python description: `python -m vaesynth.maxpatch.generate`.
 
 Writes, next to this module: `vaesynth.maxpat` (the device's readable JSON source), `vaesynth.amxd` (the
-same patcher in Live's container, see `amxd.py`), `pd/vaesynth.pd` and `pd/vaesynth-osc.pd`. `--check`
-writes nothing and exits 1 if a committed file differs from a fresh generation (as the tests do).
+same patcher in Live's container, see `amxd.py`), `pd/vaesynth.pd`, `pd/vaesynth-osc.pd` (sending) and
+`pd/vaesynth-state.pd` (feedback). `--check` writes nothing and exits 1 if a committed file differs from
+a fresh generation (as the tests do).
 Edit `spec.py`, `maxdevice.py` or `puredata.py`, never the generated files.
 """
 
@@ -32,6 +33,7 @@ def generated_files() -> dict[Path, bytes]:
         HERE / "vaesynth.amxd": amxd.pack_amxd(text, DEVICE_TYPE),
         HERE / "pd" / "vaesynth.pd": puredata.build_patch().encode("utf-8"),
         HERE / "pd" / f"{puredata.ABSTRACTION}.pd": puredata.build_abstraction().encode("utf-8"),
+        HERE / "pd" / f"{puredata.STATE_ABSTRACTION}.pd": puredata.build_state_abstraction().encode("utf-8"),
     }
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 from vaesynth.maxpatch import spec
 
 ABSTRACTION = "vaesynth-osc"
+STATE_ABSTRACTION = "vaesynth-state"
+SPECTRUM_ARRAY = "vaesynth-spectrum"
 SEND_NAME = "vaesynth"  # [s vaesynth] / [r vaesynth]: the patch's own message bus
 FONT_SIZE = 12
 
@@ -39,6 +41,7 @@ PD_OBJECTS = {
     "loadbang": lambda a: (0, 1),
     "t": lambda a: (1, len(a)),
     "metro": lambda a: (2, 1),
+    "delay": lambda a: (2, 1),
     "f": lambda a: (2, 1),
     "pack": lambda a: (len(a), 1),
     "unpack": lambda a: (1, len(a)),
@@ -222,36 +225,14 @@ def build_patch() -> str:
     c.connect(metro, 0, port, 0)
     _to_bus(c, port, 0, "feedback", 780, 220)
 
-    # Feedback from the server: PCA coordinates onto the sliders, spectrum into an array.
-    receive = c.obj(780, 320, f"netreceive -u -b {spec.FEEDBACK_PORT}")
-    parse = c.obj(780, 345, "oscparse")
-    trim = c.obj(780, 370, "list trim")
-    c.connect(receive, 0, parse, 0)
-    c.connect(parse, 0, trim, 0)
-    state_pc = spec.feedback_address("state/pc").strip("/").split("/")
-    state_spectrum = spec.feedback_address("state/spectrum").strip("/").split("/")
-    assert state_pc[:-1] == state_spectrum[:-1] == ["vaesynth", "state"]
-    route_top = c.obj(780, 395, "route vaesynth")
-    route_state = c.obj(780, 420, "route state")
-    route_kind = c.obj(780, 445, f"route {state_pc[-1]} {state_spectrum[-1]}")
-    c.connect(trim, 0, route_top, 0)
-    c.connect(route_top, 0, route_state, 0)
-    c.connect(route_state, 0, route_kind, 0)
-    first = c.obj(780, 470, f"list split {spec.N_PC_CONTROLS}")
-    unpack = c.obj(780, 495, "unpack " + " ".join("f" * spec.N_PC_CONTROLS))
-    c.connect(route_kind, 0, first, 0)
-    c.connect(first, 0, unpack, 0)
-    c.connect(first, 2, unpack, 0)  # fewer PCs than sliders
-    for k in range(spec.N_PC_CONTROLS):
-        set_msg = c.msg(780 + 40 * k, 520 + 20 * (k % 2), "set $1")
-        set_send = c.obj(780 + 40 * k, 560 + 20 * (k % 2), f"s vaesynth-pc{k}")
-        c.connect(unpack, k, set_msg, 0)
-        c.connect(set_msg, 0, set_send, 0)
-    array_name = "vaesynth-spectrum"
-    to_array = c.obj(950, 470, f"array set {array_name}")
-    c.connect(route_kind, 1, to_array, 0)
+    # Feedback from the server (the receiving abstraction): PCA coordinates onto the sliders, spectrum below.
+    listen = c.msg(780, 290, f"listen {spec.FEEDBACK_PORT}")
+    state = c.obj(780, 320, f"{STATE_ABSTRACTION} {spec.FEEDBACK_PORT}")
+    c.connect(listen, 0, state, 0)
+    c.text(780, 345, "<- feedback port: listen here, register the same port above")
     low, high = spec.SPECTRUM_RANGE_DB
     n = spec.SPECTRUM_BANDS
+    array_name = SPECTRUM_ARRAY
     c.raw(
         [
             "#N canvas 0 50 450 250 (subpatch) 0;",
@@ -262,4 +243,42 @@ def build_patch() -> str:
         ]
     )
     c.text(30, 530, f"spectrum, {n} bands, {low:g}..{high:g} dB")
+    return c.text_file()
+
+
+def build_state_abstraction() -> str:
+    """`vaesynth-state.pd`: listens for the server's feedback on UDP port $1 (inlet: `listen PORT`).
+
+    `/vaesynth/state/pc f*` -> `set v` to the receive names `vaesynth-pc0`.. (sliders move, send nothing);
+    `/vaesynth/state/spectrum f*` -> the array `vaesynth-spectrum`.
+    """
+    c = Canvas(900, 400)
+    inlet = c.obj(20, 20, "inlet")
+    receive = c.obj(20, 50, "netreceive -u -b $1")
+    parse = c.obj(20, 75, "oscparse")
+    trim = c.obj(20, 100, "list trim")
+    c.connect(inlet, 0, receive, 0)
+    c.connect(receive, 0, parse, 0)
+    c.connect(parse, 0, trim, 0)
+    state_pc = spec.feedback_address("state/pc").strip("/").split("/")
+    state_spectrum = spec.feedback_address("state/spectrum").strip("/").split("/")
+    assert state_pc[:-1] == state_spectrum[:-1] == ["vaesynth", "state"]
+    route_top = c.obj(20, 125, "route vaesynth")
+    route_state = c.obj(20, 150, "route state")
+    route_kind = c.obj(20, 175, f"route {state_pc[-1]} {state_spectrum[-1]}")
+    c.connect(trim, 0, route_top, 0)
+    c.connect(route_top, 0, route_state, 0)
+    c.connect(route_state, 0, route_kind, 0)
+    first = c.obj(20, 200, f"list split {spec.N_PC_CONTROLS}")
+    unpack = c.obj(20, 225, "unpack " + " ".join("f" * spec.N_PC_CONTROLS))
+    c.connect(route_kind, 0, first, 0)
+    c.connect(first, 0, unpack, 0)
+    c.connect(first, 2, unpack, 0)  # fewer PCs than sliders
+    for k in range(spec.N_PC_CONTROLS):
+        set_msg = c.msg(20 + 60 * k, 260 + 20 * (k % 2), "set $1")
+        set_send = c.obj(20 + 60 * k, 300 + 20 * (k % 2), f"s vaesynth-pc{k}")
+        c.connect(unpack, k, set_msg, 0)
+        c.connect(set_msg, 0, set_send, 0)
+    to_array = c.obj(600, 200, f"array set {SPECTRUM_ARRAY}")
+    c.connect(route_kind, 1, to_array, 0)
     return c.text_file()

@@ -19,6 +19,7 @@ PD = shutil.which("pd")
 needs_pd = pytest.mark.skipif(PD is None, reason="Pure Data (pd) is not installed")
 PD_DIR = generate.HERE / "pd"
 FIXTURE = Path(__file__).resolve().parent / "osc_send_test.pd"
+FEEDBACK_FIXTURE = Path(__file__).resolve().parent / "osc_feedback_test.pd"
 PD_TIMEOUT_S = 30
 FAILED = re.compile(r"(\d+) (\d+) (\d+) (\d+) \(.*\) connection failed")
 
@@ -60,13 +61,19 @@ def io_counts(kind: str, atoms: list[str]) -> tuple[int, int]:
     if kind in ("text", "graph"):
         return 0, 0
     name, *args = atoms
-    if name == ABSTRACTION_NAME:
-        return 1, 1
+    if name in ABSTRACTIONS:
+        return ABSTRACTIONS[name]
     return puredata.PD_OBJECTS[name](args)
 
 
-ABSTRACTION_NAME = puredata.ABSTRACTION
-PATCHES = [PD_DIR / "vaesynth.pd", PD_DIR / f"{puredata.ABSTRACTION}.pd", FIXTURE]
+ABSTRACTIONS = {puredata.ABSTRACTION: (1, 1), puredata.STATE_ABSTRACTION: (1, 0)}  # (inlets, outlets)
+PATCHES = [
+    PD_DIR / "vaesynth.pd",
+    PD_DIR / f"{puredata.ABSTRACTION}.pd",
+    PD_DIR / f"{puredata.STATE_ABSTRACTION}.pd",
+    FIXTURE,
+    FEEDBACK_FIXTURE,
+]
 
 
 @pytest.mark.parametrize("path", PATCHES, ids=lambda p: p.name)
@@ -81,7 +88,7 @@ def test_pd_file_parses_and_every_connect_joins_existing_inlets(path):
 
 def test_pd_patches_send_only_served_addresses():
     sent = set()
-    for path in PATCHES[:2]:
+    for path in PATCHES[:3]:
         for kind, atoms in parse(path.read_text())[0]:
             if kind == "obj" and atoms[0] == "oscformat":
                 args = atoms[3:] if atoms[1] == "-f" else atoms[1:]
@@ -117,7 +124,7 @@ def test_pd_object_table_matches_pd(tmp_path):
             " ".join(atoms)
             for p in PATCHES
             for kind, atoms in parse(p.read_text())[0]
-            if kind == "obj" and atoms[0] not in (ABSTRACTION_NAME, "declare")
+            if kind == "obj" and atoms[0] not in (*ABSTRACTIONS, "declare")
         }
     )
     lines, expected_failures, n = ["#N canvas 0 50 400 400 12;"], set(), 0
@@ -225,3 +232,57 @@ def test_pd_user_patch_sliders_send_pc_and_gain():
     assert got[1][2] == [0, pytest.approx(-3.0, abs=1e-6)]
     assert got[2][2][0] == pytest.approx(-6.0, abs=gain_step)
     assert got[3][2] == [61, 0]
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@needs_pd
+def test_pd_feedback_part_sets_the_pc_sliders():
+    """Send /vaesynth/state/pc to the receiving abstraction; the value set on slider PC2 comes back."""
+    from pythonosc.udp_client import SimpleUDPClient
+
+    listener = Listener()
+    listener.sock.settimeout(0.1)
+    state_port = free_udp_port()
+    pd = subprocess.Popen(
+        [
+            PD,
+            "-nogui",
+            "-nosound",
+            "-nomidi",
+            "-stderr",
+            "-open",
+            str(FEEDBACK_FIXTURE),
+            "-send",
+            f"vaesynth-test-port {listener.port}",
+            "-send",
+            f"vaesynth-test-listen {state_port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    client = SimpleUDPClient("127.0.0.1", state_port)
+    pcs = [0.5, -1.25, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]  # more PCs than sliders: the first 8 are shown
+    reply = None
+    try:
+        for _ in range(100):  # pd needs a moment to start listening; the fixture quits after its reply
+            client.send_message("/vaesynth/state/pc", pcs)
+            try:
+                reply = listener.sock.recvfrom(65536)[0]
+                break
+            except socket.timeout:
+                continue
+    finally:
+        _, stderr = pd.communicate(timeout=PD_TIMEOUT_S)
+        listener.sock.close()
+    assert reply is not None, stderr
+    address, index = osc_types.get_string(reply, 0)
+    tags, _ = osc_types.get_string(reply, index)
+    from pythonosc.osc_message import OscMessage
+
+    assert (address, tags, OscMessage(reply).params) == ("/vaesynth/pc", ",if", [1, -1.25])
