@@ -80,7 +80,7 @@ class Patcher:
         valueof = {
             "parameter_longname": longname,
             "parameter_shortname": shortname,
-            "parameter_type": parameter_type,  # 0 float, 1 int, 2 enum
+            "parameter_type": parameter_type,  # 0 float, 1 int (0..255), 2 enum
             "parameter_mmin": mmin,
             "parameter_mmax": mmax,
             "parameter_initial": [initial],
@@ -231,15 +231,17 @@ def build_patcher() -> dict:
         [490, 117, 75, 15],
         longname="OSC Port",
         shortname="Port",
-        parameter_type=1,
+        parameter_type=0,  # Live's int type stops at 255: a float shown as an int, made an int below
         mmin=1.0,
         mmax=65535.0,
         initial=float(server["osc_port"]),
         unitstyle=0,
         invisible=1,
     )
+    port_int = p.obj("t i", 200, 610)
     port_send = p.obj("prepend port", 200, 640)
-    p.connect(port, 0, port_send, 0)
+    p.connect(port, 0, port_int, 0)
+    p.connect(port_int, 0, port_send, 0)
     p.connect(port_send, 0, out, 0)
 
     # Feedback: register at load and every REGISTER_INTERVAL_MS; listen on the feedback port.
@@ -250,7 +252,7 @@ def build_patcher() -> dict:
         [510, 137, 55, 15],
         longname="Feedback Port",
         shortname="FbPort",
-        parameter_type=1,
+        parameter_type=0,
         mmin=1.0,
         mmax=65535.0,
         initial=float(spec.FEEDBACK_PORT),

@@ -1139,7 +1139,7 @@
 						"valueof" : {
 							"parameter_longname" : "OSC Port",
 							"parameter_shortname" : "Port",
-							"parameter_type" : 1,
+							"parameter_type" : 0,
 							"parameter_mmin" : 1.0,
 							"parameter_mmax" : 65535.0,
 							"parameter_initial" : [
@@ -1159,6 +1159,24 @@
 					"numinlets" : 1,
 					"numoutlets" : 1,
 					"outlettype" : [
+						"int"
+					],
+					"patching_rect" : [
+						200.0,
+						610.0,
+						40.0,
+						22.0
+					],
+					"text" : "t i"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-46",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"outlettype" : [
 						""
 					],
 					"patching_rect" : [
@@ -1172,7 +1190,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-46",
+					"id" : "obj-47",
 					"maxclass" : "comment",
 					"numinlets" : 1,
 					"numoutlets" : 0,
@@ -1194,7 +1212,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-47",
+					"id" : "obj-48",
 					"maxclass" : "live.numbox",
 					"numinlets" : 1,
 					"numoutlets" : 2,
@@ -1221,7 +1239,7 @@
 						"valueof" : {
 							"parameter_longname" : "Feedback Port",
 							"parameter_shortname" : "FbPort",
-							"parameter_type" : 1,
+							"parameter_type" : 0,
 							"parameter_mmin" : 1.0,
 							"parameter_mmax" : 65535.0,
 							"parameter_initial" : [
@@ -1236,7 +1254,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-48",
+					"id" : "obj-49",
 					"maxclass" : "newobj",
 					"numinlets" : 1,
 					"numoutlets" : 2,
@@ -1255,7 +1273,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-49",
+					"id" : "obj-50",
 					"maxclass" : "newobj",
 					"numinlets" : 1,
 					"numoutlets" : 3,
@@ -1275,7 +1293,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-50",
+					"id" : "obj-51",
 					"maxclass" : "newobj",
 					"numinlets" : 2,
 					"numoutlets" : 1,
@@ -1293,7 +1311,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-51",
+					"id" : "obj-52",
 					"maxclass" : "newobj",
 					"numinlets" : 2,
 					"numoutlets" : 1,
@@ -1311,7 +1329,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-52",
+					"id" : "obj-53",
 					"maxclass" : "newobj",
 					"numinlets" : 1,
 					"numoutlets" : 1,
@@ -1329,7 +1347,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-53",
+					"id" : "obj-54",
 					"maxclass" : "newobj",
 					"numinlets" : 1,
 					"numoutlets" : 1,
@@ -1347,7 +1365,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-54",
+					"id" : "obj-55",
 					"maxclass" : "newobj",
 					"numinlets" : 1,
 					"numoutlets" : 1,
@@ -1365,7 +1383,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-55",
+					"id" : "obj-56",
 					"maxclass" : "newobj",
 					"numinlets" : 1,
 					"numoutlets" : 3,
@@ -1385,7 +1403,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-56",
+					"id" : "obj-57",
 					"maxclass" : "multislider",
 					"numinlets" : 1,
 					"numoutlets" : 2,
@@ -1418,7 +1436,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-57",
+					"id" : "obj-58",
 					"maxclass" : "newobj",
 					"numinlets" : 1,
 					"numoutlets" : 1,
@@ -1436,7 +1454,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-58",
+					"id" : "obj-59",
 					"maxclass" : "newobj",
 					"numinlets" : 2,
 					"numoutlets" : 2,
@@ -1455,7 +1473,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-59",
+					"id" : "obj-60",
 					"maxclass" : "newobj",
 					"numinlets" : 1,
 					"numoutlets" : 2,
@@ -1474,7 +1492,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-60",
+					"id" : "obj-61",
 					"maxclass" : "newobj",
 					"numinlets" : 2,
 					"numoutlets" : 1,
@@ -1492,7 +1510,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-61",
+					"id" : "obj-62",
 					"maxclass" : "newobj",
 					"numinlets" : 6,
 					"numoutlets" : 1,
@@ -1510,7 +1528,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-62",
+					"id" : "obj-63",
 					"maxclass" : "newobj",
 					"numinlets" : 6,
 					"numoutlets" : 1,
@@ -1528,7 +1546,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-63",
+					"id" : "obj-64",
 					"maxclass" : "newobj",
 					"numinlets" : 1,
 					"numoutlets" : 1,
@@ -1546,7 +1564,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-64",
+					"id" : "obj-65",
 					"maxclass" : "multislider",
 					"numinlets" : 1,
 					"numoutlets" : 2,
@@ -1578,7 +1596,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-65",
+					"id" : "obj-66",
 					"maxclass" : "newobj",
 					"numinlets" : 1,
 					"numoutlets" : 1,
@@ -1596,7 +1614,7 @@
 			},
 			{
 				"box" : {
-					"id" : "obj-66",
+					"id" : "obj-67",
 					"maxclass" : "comment",
 					"numinlets" : 1,
 					"numoutlets" : 0,
@@ -2118,7 +2136,7 @@
 			{
 				"patchline" : {
 					"destination" : [
-						"obj-1",
+						"obj-46",
 						0
 					],
 					"source" : [
@@ -2130,11 +2148,11 @@
 			{
 				"patchline" : {
 					"destination" : [
-						"obj-48",
+						"obj-1",
 						0
 					],
 					"source" : [
-						"obj-47",
+						"obj-46",
 						0
 					]
 				}
@@ -2142,7 +2160,43 @@
 			{
 				"patchline" : {
 					"destination" : [
+						"obj-49",
+						0
+					],
+					"source" : [
+						"obj-48",
+						0
+					]
+				}
+			},
+			{
+				"patchline" : {
+					"destination" : [
+						"obj-51",
+						0
+					],
+					"source" : [
 						"obj-50",
+						0
+					]
+				}
+			},
+			{
+				"patchline" : {
+					"destination" : [
+						"obj-52",
+						0
+					],
+					"source" : [
+						"obj-51",
+						0
+					]
+				}
+			},
+			{
+				"patchline" : {
+					"destination" : [
+						"obj-52",
 						0
 					],
 					"source" : [
@@ -2154,47 +2208,23 @@
 			{
 				"patchline" : {
 					"destination" : [
-						"obj-51",
-						0
-					],
-					"source" : [
-						"obj-50",
-						0
-					]
-				}
-			},
-			{
-				"patchline" : {
-					"destination" : [
-						"obj-51",
-						0
-					],
-					"source" : [
-						"obj-48",
-						0
-					]
-				}
-			},
-			{
-				"patchline" : {
-					"destination" : [
-						"obj-51",
-						1
-					],
-					"source" : [
-						"obj-48",
-						1
-					]
-				}
-			},
-			{
-				"patchline" : {
-					"destination" : [
 						"obj-52",
+						1
+					],
+					"source" : [
+						"obj-49",
+						1
+					]
+				}
+			},
+			{
+				"patchline" : {
+					"destination" : [
+						"obj-53",
 						0
 					],
 					"source" : [
-						"obj-51",
+						"obj-52",
 						0
 					]
 				}
@@ -2206,7 +2236,7 @@
 						0
 					],
 					"source" : [
-						"obj-52",
+						"obj-53",
 						0
 					]
 				}
@@ -2214,11 +2244,11 @@
 			{
 				"patchline" : {
 					"destination" : [
-						"obj-53",
+						"obj-54",
 						0
 					],
 					"source" : [
-						"obj-48",
+						"obj-49",
 						1
 					]
 				}
@@ -2226,35 +2256,11 @@
 			{
 				"patchline" : {
 					"destination" : [
-						"obj-54",
-						0
-					],
-					"source" : [
-						"obj-53",
-						0
-					]
-				}
-			},
-			{
-				"patchline" : {
-					"destination" : [
 						"obj-55",
 						0
 					],
 					"source" : [
 						"obj-54",
-						0
-					]
-				}
-			},
-			{
-				"patchline" : {
-					"destination" : [
-						"obj-57",
-						0
-					],
-					"source" : [
-						"obj-55",
 						0
 					]
 				}
@@ -2266,18 +2272,6 @@
 						0
 					],
 					"source" : [
-						"obj-57",
-						0
-					]
-				}
-			},
-			{
-				"patchline" : {
-					"destination" : [
-						"obj-58",
-						0
-					],
-					"source" : [
 						"obj-55",
 						0
 					]
@@ -2286,7 +2280,19 @@
 			{
 				"patchline" : {
 					"destination" : [
-						"obj-59",
+						"obj-58",
+						0
+					],
+					"source" : [
+						"obj-56",
+						0
+					]
+				}
+			},
+			{
+				"patchline" : {
+					"destination" : [
+						"obj-57",
 						0
 					],
 					"source" : [
@@ -2298,11 +2304,11 @@
 			{
 				"patchline" : {
 					"destination" : [
-						"obj-61",
+						"obj-59",
 						0
 					],
 					"source" : [
-						"obj-59",
+						"obj-56",
 						0
 					]
 				}
@@ -2314,7 +2320,7 @@
 						0
 					],
 					"source" : [
-						"obj-61",
+						"obj-59",
 						0
 					]
 				}
@@ -2326,16 +2332,16 @@
 						0
 					],
 					"source" : [
-						"obj-59",
-						1
+						"obj-60",
+						0
 					]
 				}
 			},
 			{
 				"patchline" : {
 					"destination" : [
-						"obj-60",
-						1
+						"obj-61",
+						0
 					],
 					"source" : [
 						"obj-62",
@@ -2351,6 +2357,30 @@
 					],
 					"source" : [
 						"obj-60",
+						1
+					]
+				}
+			},
+			{
+				"patchline" : {
+					"destination" : [
+						"obj-61",
+						1
+					],
+					"source" : [
+						"obj-63",
+						0
+					]
+				}
+			},
+			{
+				"patchline" : {
+					"destination" : [
+						"obj-64",
+						0
+					],
+					"source" : [
+						"obj-61",
 						0
 					]
 				}
@@ -2362,7 +2392,7 @@
 						0
 					],
 					"source" : [
-						"obj-63",
+						"obj-64",
 						0
 					]
 				}
@@ -2370,11 +2400,11 @@
 			{
 				"patchline" : {
 					"destination" : [
-						"obj-65",
+						"obj-66",
 						0
 					],
 					"source" : [
-						"obj-55",
+						"obj-56",
 						1
 					]
 				}
@@ -2382,11 +2412,11 @@
 			{
 				"patchline" : {
 					"destination" : [
-						"obj-64",
+						"obj-65",
 						0
 					],
 					"source" : [
-						"obj-65",
+						"obj-66",
 						0
 					]
 				}
@@ -2448,7 +2478,7 @@
 				"Port",
 				0
 			],
-			"obj-47" : [
+			"obj-48" : [
 				"Feedback Port",
 				"FbPort",
 				0

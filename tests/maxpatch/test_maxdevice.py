@@ -81,6 +81,10 @@ def test_live_parameters_have_unique_names_ranges_and_initial_values(patcher):
     assert len(longnames) == len(set(longnames))
     for v in values:
         assert v["parameter_shortname"] and v["parameter_type"] in (0, 1, 2)
+        if v["parameter_type"] == 1:  # Live's "Int (0-255)"
+            assert 0 <= v["parameter_mmin"] and v["parameter_mmax"] <= 255
+        if v["parameter_type"] == 2:
+            assert (v["parameter_mmin"], v["parameter_mmax"]) == (0, len(v["parameter_enum"]) - 1)
         assert v["parameter_mmin"] < v["parameter_mmax"]
         assert v["parameter_initial_enable"] == 1
         assert v["parameter_mmin"] <= v["parameter_initial"][0] <= v["parameter_mmax"]
@@ -200,12 +204,14 @@ def test_host_field_and_port_box_configure_udpsend(sim, typed):
     sim.emit(sim.find("textedit"), 0, typed)
     sim.receive(sim.find("live.numbox", varname="OSC Port"), 0, [9100])
     assert sent(sim) == [["host", "10.0.0.2"], ["port", 9100]]
+    assert isinstance(sent(sim)[1][1], int)
 
 
 def test_device_registers_for_feedback_at_load_and_on_port_change(sim):
     sim.emit(sim.find("newobj", "live.thisdevice"), 0, ["bang"])
     sim.receive(sim.find("live.numbox", varname="Feedback Port"), 0, [9100])
     assert sent(sim) == [["/vaesynth/feedback", spec.FEEDBACK_PORT], ["/vaesynth/feedback", 9100]]
+    assert all(osc_type_tags(m[1:]) == "i" for m in sent(sim))
     assert sim.received[sim.find("newobj", "udpreceive")] == [["port", 9100]]
     assert sim.boxes[sim.find("newobj", "udpreceive")]["text"] == f"udpreceive {spec.FEEDBACK_PORT}"
 
