@@ -285,6 +285,7 @@ def build_patcher() -> dict:
         presentation_rect=[8, 72, 334, 28],
         size=spec.N_PC_CONTROLS,
         setminmax=[-r, r],
+        settype=1,
         setstyle=1,
         ignoreclick=1,
         contdata=1,
@@ -311,6 +312,7 @@ def build_patcher() -> dict:
         presentation_rect=[8, 104, 334, 60],
         size=spec.SPECTRUM_BANDS,
         setminmax=[low, high],
+        settype=1,
         setstyle=1,
         ignoreclick=1,
     )

@@ -20,8 +20,9 @@ NEWOBJ = {
     "pack": lambda a: (_n_args(a), 1, [""]),
     "unpack": lambda a: (1, _n_args(a), ["float" if x.startswith("f") else "int" for x in a] or ["int"]),
     "prepend": lambda a: (1, 1, [""]),
-    "route": lambda a: (2 if len(a) == 1 else 1, len(a) + 1, [""] * (len(a) + 1)),
-    "sel": lambda a: (2 if len(a) == 1 else 1, len(a) + 1, ["bang"] * len(a) + [""]),
+    # Max 7+: one right inlet per argument, to change it
+    "route": lambda a: (len(a) + 1, len(a) + 1, [""] * (len(a) + 1)),
+    "sel": lambda a: (len(a) + 1, len(a) + 1, ["bang"] * len(a) + [""]),
     "scale": lambda a: (6, 1, [""]),
     "-": lambda a: (2, 1, ["int" if a and "." not in a[0] else "float"]),
     "*": lambda a: (2, 1, ["int" if a and "." not in a[0] else "float"]),

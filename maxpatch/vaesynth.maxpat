@@ -862,7 +862,7 @@
 				"box" : {
 					"id" : "obj-33",
 					"maxclass" : "newobj",
-					"numinlets" : 1,
+					"numinlets" : 3,
 					"numoutlets" : 3,
 					"outlettype" : [
 						"bang",
@@ -1385,7 +1385,7 @@
 				"box" : {
 					"id" : "obj-56",
 					"maxclass" : "newobj",
-					"numinlets" : 1,
+					"numinlets" : 3,
 					"numoutlets" : 3,
 					"outlettype" : [
 						"",
@@ -1429,6 +1429,7 @@
 						-3.0,
 						3.0
 					],
+					"settype" : 1,
 					"setstyle" : 1,
 					"ignoreclick" : 1,
 					"contdata" : 1
@@ -1590,6 +1591,7 @@
 						-100.0,
 						0.0
 					],
+					"settype" : 1,
 					"setstyle" : 1,
 					"ignoreclick" : 1
 				}

@@ -136,6 +136,11 @@ def test_presentation_fits_the_live_device_view(patcher):
     for b in shown:
         x, y, w, h = b["presentation_rect"]
         assert x >= 0 and y >= 0 and x + w <= maxdevice.DEVICE_WIDTH and y + h <= LIVE_DEVICE_HEIGHT, b
+    for i, a in enumerate(shown):  # nothing hides another control
+        ax, ay, aw, ah = a["presentation_rect"]
+        for b in shown[i + 1 :]:
+            bx, by, bw, bh = b["presentation_rect"]
+            assert not (ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah), (a["id"], b["id"])
 
 
 # --- behaviour: what each control sends ---
