@@ -12,10 +12,13 @@ from vaesynth.training.trainer import train
 from tests.training.synthetic import make_dataset, tiny_config, write_npz
 
 
-@pytest.fixture(scope="module")
-def inst(tmp_path_factory):
+@pytest.fixture(scope="module", params=["mlp", "harmonic"])
+def inst(request, tmp_path_factory):
+    """A trained tiny instrument per arch: the one-vector path (torch-free FastDecoder) and the batch path
+    (torch) are different code, which the batch == one-at-a-time test compares."""
     folder = tmp_path_factory.mktemp("inst")
-    return load_instrument(train(tiny_config(write_npz(folder), folder / "m.pt")), num_threads=None)
+    cfg = tiny_config(write_npz(folder), folder / "m.pt", arch=request.param, epochs=4)
+    return load_instrument(train(cfg), num_threads=None)
 
 
 def test_decode_batch_matches_one_at_a_time(inst):

@@ -15,7 +15,7 @@ import pytest
 import torch
 from vaesynth.models.checkpoint import load_checkpoint
 from vaesynth.training.split import split_by_group
-from vaesynth.training.trainer import train
+from vaesynth.training.trainer import lr_at, train
 
 from tests.training.synthetic import make_dataset, tiny_config, write_npz
 from vaesynth.errors import UserError
@@ -39,6 +39,15 @@ def test_split_by_group_holds_out_whole_groups_reproducibly():
     again = split_by_group(groups, 0.1, seed=3)
     np.testing.assert_array_equal(again[1], val_groups)
     assert not np.array_equal(split_by_group(groups, 0.1, seed=4)[1], val_groups)
+
+
+def test_lr_at_matches_cosine_formula():
+    cfg = tiny_config("x.npz", "x.pt", lr=1e-3)
+    assert lr_at(cfg, 0, 100) == pytest.approx(1e-3)
+    assert lr_at(cfg, 50, 100) == pytest.approx(0.5e-3)
+    assert lr_at(cfg, 25, 100) == pytest.approx(1e-3 * 0.5 * (1 + np.cos(np.pi / 4)))
+    assert lr_at(cfg, 100, 100) == pytest.approx(0.0, abs=1e-12)
+    assert lr_at(replace(cfg, lr_schedule="constant"), 50, 100) == 1e-3
 
 
 def test_same_seed_gives_identical_weights_and_other_seed_does_not(tmp_path, data_npz):
