@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from tests.training.synthetic import make_dataset, tiny_config, write_npz
 from vaesynth.models.instrument import LATENT_LIMIT, default_model_path, load_instrument
 from vaesynth.synth.protocol import Timbre
 from vaesynth.training.trainer import train
-
-from tests.training.synthetic import make_dataset, tiny_config, write_npz
 
 
 @pytest.fixture(scope="module", params=["mlp", "harmonic"])

@@ -13,12 +13,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from vaesynth.models.checkpoint import load_checkpoint
-from vaesynth.training.split import split_by_group
-from vaesynth.training.trainer import lr_at, train
 
 from tests.training.synthetic import make_dataset, tiny_config, write_npz
 from vaesynth.errors import UserError
+from vaesynth.models.checkpoint import load_checkpoint
+from vaesynth.training.split import split_by_group
+from vaesynth.training.trainer import lr_at, train
 
 
 @pytest.fixture(scope="module")
