@@ -52,8 +52,9 @@ class OscClient:
     def send_raw(self, data: bytes) -> None:
         self.sock.sendto(data, self.addr)
 
-    def receive(self, timeout_s: float) -> list[tuple[float, str, list]]:
-        """Every message arriving within timeout_s: (arrival time.monotonic(), address, args)."""
+    def receive(self, timeout_s: float, until: str | None = None) -> list[tuple[float, str, list]]:
+        """Every message arriving within timeout_s (or until one with address `until` arrives):
+        (arrival time.monotonic(), address, args)."""
         out = []
         deadline = time.monotonic() + timeout_s
         while (left := deadline - time.monotonic()) > 0:
@@ -64,12 +65,14 @@ class OscClient:
             t = time.monotonic()
             for m in OscPacket(data).messages:
                 out.append((t, m.message.address, list(m.message.params)))
+            if until is not None and any(m[1] == until for m in out):
+                break
         return out
 
     def info(self, timeout_s: float = 5.0) -> dict:
         self.drain()
         self.send("/vaesynth/info")
-        for _, address, args in self.receive(timeout_s):
+        for _, address, args in self.receive(timeout_s, until="/vaesynth/info"):
             if address == "/vaesynth/info":
                 return json.loads(args[0])
         raise AssertionError("no /vaesynth/info reply")

@@ -297,6 +297,7 @@ class Server:
             "midi_api": getattr(self.midi, "api", None),
             "midi_channel": self.options.midi_channel,
             "voices_sounding": eng.n_sounding,
+            "gain_db": float(eng.gain_db),
             "xruns": eng.xruns,
             "callbacks": eng.callbacks,
             "frames_played": self.audio.frames_played if self.audio is not None else 0,
