@@ -109,7 +109,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, data_npz):
         "--out",
         cfg.out,
         "--epochs",
-        "40",
+        "25",
         "--checkpoint-every",
         "5",
         "--batch-size",
@@ -146,6 +146,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, data_npz):
     assert proc.returncode == -signal.SIGKILL
     killed = load_checkpoint(cfg.out)  # whatever moment the kill hit, the file is a complete checkpoint
     assert not killed["complete"]
+    assert killed["train_config"]["epochs"] == cfg.epochs  # the CLI run is the same run as `cfg`
     steps_done = killed["training"]["step"]
     assert 0 < steps_done < 25 * 6
 
