@@ -16,6 +16,7 @@ training/trainer.py. Timings on a shared machine: the steps/s column says how mu
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 
@@ -149,6 +150,8 @@ def main() -> None:
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--save", default="", help="path prefix to save each trained model (.pt)")
     p.add_argument("--quick", action="store_true", help="60 s per run, 4000 sounds, betas 1 and 4")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="ModelConfig override for every run (JSON value), e.g. --set pitch_mode='\"condition\"'")
     args = p.parse_args()
     if args.quick:
         args.seconds = min(args.seconds, 60.0)
@@ -158,11 +161,18 @@ def main() -> None:
     ds, train_ds, val_ds = prepare(args.data, args.size, args.seed, args.val_fraction)
     print(f"{args.data}: {train_ds.n_frames} training / {val_ds.n_frames} held-out frames, "
           f"{args.seconds:.0f} s per run", flush=True)
+    extra = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:
+            extra[key] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key] = value
     archs = [a for a in args.archs.split(",") if a]
     rows = []
     for arch in archs:
         over = dict(BASELINE) if arch == "mlp400" else {"arch": arch}
-        rows.append(run(arch, ds, train_ds, val_ds, {**over, "latent_dim": args.latent_dim}, args))
+        rows.append(run(arch, ds, train_ds, val_ds, {**over, "latent_dim": args.latent_dim, **extra}, args))
     if rows:
         table("archs (beta 1)", rows, ds.factor_names)
     betas = [float(b) for b in args.betas.split(",") if b]
@@ -174,7 +184,7 @@ def main() -> None:
             if prior is not None:  # already trained above
                 sweep.append({**prior, "label": f"{arch} beta=1"})
                 continue
-            over = {"arch": arch, "beta": beta, "latent_dim": args.latent_dim}
+            over = {"arch": arch, "beta": beta, "latent_dim": args.latent_dim, **extra}
             sweep.append(run(f"{arch} beta={beta:g}", ds, train_ds, val_ds, over, args))
         table(f"beta sweep ({arch})", sweep, ds.factor_names)
 
