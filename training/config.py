@@ -69,7 +69,7 @@ class TrainConfig:
     warmup_steps: int = 0
     free_bits: float = 0.0
     hidden: tuple[int, ...] = ()
-    pitch_mode: str = "normalize"
+    pitch_mode: str = "condition"
     f_ref_hz: float | None = None
     grad_clip: float = 5.0
     lr_schedule: str = "cosine"

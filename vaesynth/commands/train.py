@@ -83,7 +83,8 @@ def register(sub):
         "--pitch-mode",
         choices=PITCH_MODES,
         default=None,
-        help="normalise frames to a reference pitch (default) or condition on pitch",
+        help="condition encoder and decoder on log2(f0/f_ref) (default: right for notes at many pitches) "
+        "or normalise frames to f_ref (exact for fixed-pitch sets)",
     )
     p.add_argument("--f-ref-hz", type=float, default=None, help="reference pitch (default: median f0)")
     p.add_argument("--batch-size", type=int, default=None, help="frames per step (default 128)")
