@@ -78,7 +78,15 @@ class OscClient:
         raise AssertionError("no /vaesynth/info reply")
 
     def drain(self) -> None:
-        self.receive(0.0)
+        """Discard everything already queued (stale replies)."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.sock.recvfrom(65535)
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
 
     def close(self) -> None:
         self.sock.close()

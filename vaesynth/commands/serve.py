@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -90,6 +91,8 @@ def run(args) -> int:
         stop.set()
 
     old_handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID` prints every thread's stack (diagnosing a hang)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         return _serve(args, stop, t0)
     finally:

@@ -3,7 +3,8 @@
 python-osc's own servers raise inside their handler thread on some malformed datagrams; this receiver reads
 datagrams itself and parses each with `OscPacket` under try/except, so a bad packet costs one counter
 increment. Bundles are flattened (their time tags are ignored: messages apply on receipt, like `serve`'s
-other input), at most `MAX_MESSAGES_PER_PACKET` messages per datagram (the rest are dropped and counted).
+other input), at most `MAX_MESSAGES_PER_PACKET` messages per datagram (the rest are dropped and counted);
+datagrams over `MAX_PACKET_BYTES` are dropped unparsed.
 Every parsed message goes, with its receive time (time.perf_counter) and sender address, to `sink`, which
 must not block (the server's bounded control queue).
 """
@@ -22,6 +23,10 @@ from pythonosc.osc_packet import OscPacket
 
 MAX_DATAGRAM_BYTES = 65535
 MAX_MESSAGES_PER_PACKET = 256
+# Larger datagrams are dropped unparsed: parsing a 64 KB bundle of thousands of messages would stall the
+# receiver for tens of milliseconds while the socket buffer overflows. Real controllers send < 1 KB.
+MAX_PACKET_BYTES = 16384
+RECEIVE_BUFFER_BYTES = 4 << 20
 
 
 def encode_message(address: str, args=()) -> bytes:
@@ -65,6 +70,10 @@ class OscReceiver:
             self.sock.close()
             raise
         self.sock.settimeout(0.1)
+        try:  # room for bursts while the control side is busy (the kernel caps it at net.core.rmem_max)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        except OSError:
+            pass
         self.host, self.port = self.sock.getsockname()[:2]
         if not (host.startswith("127.") or host in ("localhost", "::1")):
             warnings.warn(
@@ -112,6 +121,9 @@ class OscReceiver:
 
     def handle_datagram(self, data: bytes, sender, t_recv: float) -> None:
         """Parse one datagram and pass its messages to the sink; never raises."""
+        if len(data) > MAX_PACKET_BYTES:
+            self.stats["oversized packet"] += 1
+            return
         try:
             packet = OscPacket(data)
             messages = packet.messages
