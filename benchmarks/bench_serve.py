@@ -1,0 +1,215 @@
+"""`vaesynth serve` on a running JACK server: OSC control latency, and a soak run (xruns, CPU, memory).
+
+    .venv/bin/python benchmarks/bench_serve.py [--model CKPT] [--trials 150] [--minutes 5] [--skip-soak]
+
+Needs a JACK server (e.g. `jackd -R -P 70 -d dummy -r 48000 -p 128 &`). Without --model it trains a tiny
+model first (tests/training/synthetic.py), so it runs anywhere the tests run.
+
+Control latency, measured inside the server (the same classes `serve` wires together, in-process):
+  - the OSC receiver stamps every datagram with time.perf_counter() right after recvfrom (t_recv);
+  - the audio callback logs, per block, perf_counter() at entry, the index of the block's first frame and
+    the device's reported output latency of that block (outputBufferDacTime - currentTime);
+  - the recording ring (`--record`'s) holds every sample the callback handed out, indexed by frame.
+A trial sends `/vaesynth/note 69 100` from silence over UDP; the first sample above 1e-7 after t_recv is the
+first sample reflecting it. latency = t_callback(block holding it) + offset in block / rate - t_recv
+("to callback": when the sample is handed to JACK) and that plus JACK's reported output latency ("to DAC").
+/pc and /z add one decode (its time is measured separately and printed).
+
+Soak: `vaesynth serve` as a subprocess, 8 held notes, 4 PCA knobs moving 50 times a second (random walk);
+every 10 s the server's CPU use (from /proc/PID/stat) and RSS; xruns from its /info at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def tiny_model(folder: Path) -> Path:
+    from tests.training.synthetic import tiny_config, write_npz
+    from vaesynth.training.trainer import train
+
+    return Path(train(tiny_config(write_npz(folder, n_sounds=48), folder / "tiny.pt", epochs=25)))
+
+
+def osc(address: str, *args) -> bytes:
+    from vaesynth.live.osc import encode_message
+
+    return encode_message(address, args)
+
+
+def latency_run(model: Path, trials: int, margin_ms: float | None, engine_name: str, blocksize: int = 128):
+    import soundfile as sf
+    from vaesynth.live.audio import AudioOut, LatencyProbe, promote_thread, resolve_device, set_jack_client_name
+    from vaesynth.live.osc import OscReceiver
+    from vaesynth.live.record import Recorder
+    from vaesynth.live.server import Server, ServeOptions
+    from vaesynth.models.instrument import load_instrument
+    from vaesynth.synth.engine import Engine
+
+    set_jack_client_name("vaesynth-bench")
+    device = resolve_device(None)
+    rate = int(device["default_samplerate"])
+    inst = load_instrument(model)
+    engine = Engine(rate, blocksize=blocksize, engine=engine_name, render_margin_ms=margin_ms)
+    server = Server(inst, engine, ServeOptions(engine=engine_name, blocksize=blocksize), log=lambda *a: None)
+    server.probe_receive = []
+    server.osc = OscReceiver("127.0.0.1", 0, server.osc_sink)
+    with tempfile.TemporaryDirectory() as d:
+        wav = Path(d) / "out.wav"
+        server.recorder = Recorder(wav, rate, capacity_s=8.0)
+        probe = LatencyProbe()
+        engine.start()
+        promote_thread(engine._thread, 60)
+        server.start()
+        server.osc.start()
+        server.audio = AudioOut(engine, device, blocksize, recorder=server.recorder, probe=probe)
+        server.audio.start()
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        addr = ("127.0.0.1", server.osc.port)
+        rng = np.random.default_rng(0)
+        time.sleep(0.3)
+        for _ in range(trials):
+            client.sendto(osc("/vaesynth/note", 69, 100), addr)
+            time.sleep(0.04)
+            client.sendto(osc("/vaesynth/panic"), addr)
+            time.sleep(0.05 + 0.01 * rng.random())  # random phase against the block clock
+        time.sleep(0.2)
+        server.audio.stop()
+        server.osc.stop()
+        server.stop()
+        engine.stop()
+        server.recorder.close()
+        x, _ = sf.read(wav, dtype="float32")
+    n = int(probe.n[0])
+    t_cb, first, dac = probe.t_callback[:n], probe.first_frame[:n], probe.dac_delay_s[:n]
+    to_cb, to_dac = [], []
+    for t_recv, args in server.probe_receive:
+        if args[1] == 0:
+            continue
+        i = int(np.searchsorted(t_cb, t_recv))  # first block handed out after the packet arrived
+        if i >= n:
+            continue
+        start = int(first[i])
+        loud = np.flatnonzero(np.abs(x[start : start + rate // 20]) > 1e-7)
+        if loud.size == 0:
+            continue
+        s = start + int(loud[0])
+        j = int(np.searchsorted(first, s, side="right")) - 1
+        lat = t_cb[j] + (s - first[j]) / rate - t_recv
+        to_cb.append(lat)
+        to_dac.append(lat + dac[j])
+    decode_s = []
+    z = np.zeros(inst.latent_dim, np.float32)
+    for k in range(200):
+        z[0] = np.sin(k)
+        t = time.perf_counter()
+        inst.timbre_for_latent(z)
+        decode_s.append(time.perf_counter() - t)
+    return np.array(to_cb), np.array(to_dac), float(np.median(decode_s)), engine.xruns, rate
+
+
+def proc_stat(pid: int) -> tuple[float, float]:
+    """(user + system CPU seconds, RSS MiB) of a process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu_s = (int(fields[11]) + int(fields[12])) / ticks
+    rss_mib = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return cpu_s, rss_mib
+
+
+def soak(model: Path, minutes: float, engine_name: str, extra: list[str]):
+    d = Path(tempfile.mkdtemp())
+    log = open(d / "serve.log", "w")
+    cmd = [sys.executable, "-m", "vaesynth", "serve", "--model", str(model), "--osc-port", "0", "--midi-in", "none",
+           "--engine", engine_name, "--jack-name", "vaesynth-soak", "--info-on-exit", str(d / "exit.json"), *extra]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    try:
+        while "Ctrl-C stops" not in (d / "serve.log").read_text():
+            if proc.poll() is not None:
+                raise SystemExit((d / "serve.log").read_text())
+            time.sleep(0.1)
+        port = int((d / "serve.log").read_text().split("osc: ")[1].split(":")[1].split()[0])
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        addr = ("127.0.0.1", port)
+        for note in (48, 52, 55, 59, 62, 65, 69, 72):
+            client.sendto(osc("/vaesynth/note", note, 80), addr)
+        client.sendto(osc("/vaesynth/gain", -12.0), addr)
+        rng = np.random.default_rng(1)
+        pcs = np.zeros(4)
+        rows = []
+        t0 = time.monotonic()
+        cpu0, rss0 = proc_stat(proc.pid)
+        last = (t0, cpu0)
+        k = 0
+        while (now := time.monotonic()) - t0 < minutes * 60:
+            pcs = np.clip(pcs + rng.normal(0, 0.15, 4), -3, 3)
+            for i, v in enumerate(pcs):
+                client.sendto(osc("/vaesynth/pc", i, float(v)), addr)
+            k += 1
+            if now - last[0] >= 10.0:
+                cpu, rss = proc_stat(proc.pid)
+                rows.append((now - t0, 100 * (cpu - last[1]) / (now - last[0]), rss))
+                last = (now, cpu)
+            time.sleep(max(0.0, t0 + k * 0.02 - time.monotonic()))  # 50 moves per second
+        proc.send_signal(2)
+        proc.wait(timeout=30)
+        info = json.loads((d / "exit.json").read_text())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    return rows, rss0, info, k
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path)
+    ap.add_argument("--trials", type=int, default=150)
+    ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--skip-soak", action="store_true")
+    ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--engine", default="oscbank")
+    ap.add_argument("--lead", type=int, default=None, help="soak: serve --lead SAMPLES")
+    a = ap.parse_args()
+    os.environ.setdefault("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
+    model = a.model or tiny_model(Path(tempfile.mkdtemp()))
+    if not a.skip_latency:
+        print(f"OSC note-on -> first output sample, 48 kHz / 128-sample blocks, {a.engine}, {a.trials} trials")
+        print(f"{'mode':<26}{'to callback med':>16}{'p99':>9}{'to DAC med':>12}{'p99':>9}{'xruns':>7}")
+        for label, margin in (("eager (default)", None), ("just in time, 1.0 ms", 1.0)):
+            to_cb, to_dac, decode_s, xruns, rate = latency_run(model, a.trials, margin, a.engine)
+            ms = lambda v, q: f"{np.percentile(v, q) * 1e3:.2f}"  # noqa: E731
+            print(f"{label:<26}{ms(to_cb, 50):>13} ms{ms(to_cb, 99):>9}{ms(to_dac, 50):>12}{ms(to_dac, 99):>9}"
+                  f"{xruns:>7}   (n={len(to_cb)})")
+        print(f"one block = {128 / rate * 1e3:.2f} ms; decode (one latent -> timbre, added by /pc and /z): "
+              f"median {decode_s * 1e6:.0f} us")
+    if not a.skip_soak:
+        extra = ["--lead", str(a.lead)] if a.lead else []
+        print(f"\nsoak: {a.minutes:g} min, 8 held notes, 4 PCA knobs at 50 moves/s, {a.engine}, "
+              f"lead {a.lead or 'one block'}")
+        rows, rss0, info, k = soak(model, a.minutes, a.engine, extra)
+        print(f"{'t (s)':>8}{'CPU %':>8}{'RSS MiB':>10}")
+        print(f"{0:>8.0f}{'':>8}{rss0:>10.1f}")
+        for t, cpu, rss in rows:
+            print(f"{t:>8.0f}{cpu:>8.1f}{rss:>10.1f}")
+        print(f"xruns {info['xruns']} in {info['callbacks']} callbacks; {k * 4} /pc messages sent, "
+              f"{info['received'].get('osc applied', 0)} applied, {info['dropped_total']} dropped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
