@@ -52,10 +52,17 @@ def osc(address: str, *args) -> bytes:
 
 def latency_run(model: Path, trials: int, margin_ms: float | None, engine_name: str, blocksize: int = 128):
     import soundfile as sf
-    from vaesynth.live.audio import AudioOut, LatencyProbe, promote_thread, resolve_device, set_jack_client_name
+
+    from vaesynth.live.audio import (
+        AudioOut,
+        LatencyProbe,
+        promote_thread,
+        resolve_device,
+        set_jack_client_name,
+    )
     from vaesynth.live.osc import OscReceiver
     from vaesynth.live.record import Recorder
-    from vaesynth.live.server import Server, ServeOptions
+    from vaesynth.live.server import ServeOptions, Server
     from vaesynth.models.instrument import load_instrument
     from vaesynth.synth.engine import Engine
 
@@ -134,8 +141,25 @@ def proc_stat(pid: int) -> tuple[float, float]:
 def soak(model: Path, minutes: float, engine_name: str, extra: list[str]):
     d = Path(tempfile.mkdtemp())
     log = open(d / "serve.log", "w")
-    cmd = [sys.executable, "-m", "vaesynth", "serve", "--model", str(model), "--osc-port", "0", "--midi-in", "none",
-           "--engine", engine_name, "--jack-name", "vaesynth-soak", "--info-on-exit", str(d / "exit.json"), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vaesynth",
+        "serve",
+        "--model",
+        str(model),
+        "--osc-port",
+        "0",
+        "--midi-in",
+        "none",
+        "--engine",
+        engine_name,
+        "--jack-name",
+        "vaesynth-soak",
+        "--info-on-exit",
+        str(d / "exit.json"),
+        *extra,
+    ]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     try:
         while "Ctrl-C stops" not in (d / "serve.log").read_text():
@@ -188,26 +212,36 @@ def main() -> int:
     os.environ.setdefault("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
     model = a.model or tiny_model(Path(tempfile.mkdtemp()))
     if not a.skip_latency:
-        print(f"OSC note-on -> first output sample, 48 kHz / 128-sample blocks, {a.engine}, {a.trials} trials")
+        print(
+            f"OSC note-on -> first output sample, 48 kHz / 128-sample blocks, {a.engine}, {a.trials} trials"
+        )
         print(f"{'mode':<26}{'to callback med':>16}{'p99':>9}{'to DAC med':>12}{'p99':>9}{'xruns':>7}")
         for label, margin in (("eager (default)", None), ("just in time, 1.0 ms", 1.0)):
             to_cb, to_dac, decode_s, xruns, rate = latency_run(model, a.trials, margin, a.engine)
             ms = lambda v, q: f"{np.percentile(v, q) * 1e3:.2f}"  # noqa: E731
-            print(f"{label:<26}{ms(to_cb, 50):>13} ms{ms(to_cb, 99):>9}{ms(to_dac, 50):>12}{ms(to_dac, 99):>9}"
-                  f"{xruns:>7}   (n={len(to_cb)})")
-        print(f"one block = {128 / rate * 1e3:.2f} ms; decode (one latent -> timbre, added by /pc and /z): "
-              f"median {decode_s * 1e6:.0f} us")
+            print(
+                f"{label:<26}{ms(to_cb, 50):>13} ms{ms(to_cb, 99):>9}{ms(to_dac, 50):>12}{ms(to_dac, 99):>9}"
+                f"{xruns:>7}   (n={len(to_cb)})"
+            )
+        print(
+            f"one block = {128 / rate * 1e3:.2f} ms; decode (one latent -> timbre, added by /pc and /z): "
+            f"median {decode_s * 1e6:.0f} us"
+        )
     if not a.skip_soak:
         extra = ["--lead", str(a.lead)] if a.lead else []
-        print(f"\nsoak: {a.minutes:g} min, 8 held notes, 4 PCA knobs at 50 moves/s, {a.engine}, "
-              f"lead {a.lead or 'one block'}")
+        print(
+            f"\nsoak: {a.minutes:g} min, 8 held notes, 4 PCA knobs at 50 moves/s, {a.engine}, "
+            f"lead {a.lead or 'one block'}"
+        )
         rows, rss0, info, k = soak(model, a.minutes, a.engine, extra)
         print(f"{'t (s)':>8}{'CPU %':>8}{'RSS MiB':>10}")
         print(f"{0:>8.0f}{'':>8}{rss0:>10.1f}")
         for t, cpu, rss in rows:
             print(f"{t:>8.0f}{cpu:>8.1f}{rss:>10.1f}")
-        print(f"xruns {info['xruns']} in {info['callbacks']} callbacks; {k * 4} /pc messages sent, "
-              f"{info['received'].get('osc applied', 0)} applied, {info['dropped_total']} dropped")
+        print(
+            f"xruns {info['xruns']} in {info['callbacks']} callbacks; {k * 4} /pc messages sent, "
+            f"{info['received'].get('osc applied', 0)} applied, {info['dropped_total']} dropped"
+        )
     return 0
 
 

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-from pythonosc.osc_message import OscMessage
 from pythonosc.osc_packet import OscPacket
 
 from tests.training.synthetic import tiny_config, write_npz
@@ -100,7 +99,9 @@ class ServeProcess:
         self.log_path = log_path
         self.log = open(log_path, "w")
         cmd = [sys.executable, "-m", "vaesynth", "serve", "--osc-port", "0", "--jack-name", jack_name, *args]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO, env=dict(os.environ))
+        self.proc = subprocess.Popen(
+            cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO, env=dict(os.environ)
+        )
         deadline = time.monotonic() + timeout_s
         while True:
             text = log_path.read_text()
@@ -148,7 +149,9 @@ def serve(jack_server, tmp_path):
 
 
 def jack_ports(pattern: str = "") -> list[str]:
-    r = subprocess.run(["jack_lsp", pattern] if pattern else ["jack_lsp"], capture_output=True, text=True, timeout=10)
+    r = subprocess.run(
+        ["jack_lsp", pattern] if pattern else ["jack_lsp"], capture_output=True, text=True, timeout=10
+    )
     return [line.strip() for line in r.stdout.splitlines() if line.strip()]
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from vaesynth.errors import UserError
-from vaesynth.live.knobmap import KnobMap, Target, parse_target
 
 from vaesynth import cli
+from vaesynth.errors import UserError
+from vaesynth.live.knobmap import KnobMap, Target, parse_target
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "knobs.toml"
 
@@ -72,7 +72,9 @@ def test_learn_binds_the_next_cc_except_pedal_and_panic():
 
 
 def test_serve_bad_audio_device_lists_the_devices(jack_server, tiny_model, capsys):
-    rc = cli.main(["serve", "--model", str(tiny_model), "--audio-device", "no-such-device", "--midi-in", "none"])
+    rc = cli.main(
+        ["serve", "--model", str(tiny_model), "--audio-device", "no-such-device", "--midi-in", "none"]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "\n" not in err
     assert "no-such-device" in err and "system" in err and "--audio-device" in err

@@ -12,17 +12,31 @@ import numpy as np
 import soundfile as sf
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
-from vaesynth.datasets.pitch import cents_between, estimate_f0
-from vaesynth.live.osc import encode_message
 
 from tests.live.conftest import ServeProcess
 from tests.live.test_serve_midi import JackMidiSource
+from vaesynth.datasets.pitch import cents_between, estimate_f0
+from vaesynth.live.osc import encode_message
 
 RATE = 48000
 N_PACKETS = 10_000
 ADDRESSES = ["note", "z", "pc", "bend", "gain", "engine", "panic", "sustain", "info", "feedback", "learn"]
-WEIRD = [float("nan"), float("inf"), float("-inf"), 1e38, -1e38, 2**31 - 1, -(2**31), -1, 10**6, "x" * 300,
-         b"\x00\xff" * 20, True, False, None]
+WEIRD = [
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    1e38,
+    -1e38,
+    2**31 - 1,
+    -(2**31),
+    -1,
+    10**6,
+    "x" * 300,
+    b"\x00\xff" * 20,
+    True,
+    False,
+    None,
+]
 
 
 def _message(address: str, args) -> bytes:
@@ -42,7 +56,9 @@ def fuzz_packets(rng: np.random.Generator, n: int):
             args = [WEIRD[j] for j in rng.integers(0, len(WEIRD), rng.integers(0, 5))]
             yield _message("/vaesynth/" + ADDRESSES[rng.integers(len(ADDRESSES))], args)
         elif kind == 1:  # indices far out of range
-            yield _message("/vaesynth/" + ("pc", "z")[i % 2], [int(rng.choice([-1, -(2**31), 2**31 - 1, 99])), 0.5])
+            yield _message(
+                "/vaesynth/" + ("pc", "z")[i % 2], [int(rng.choice([-1, -(2**31), 2**31 - 1, 99])), 0.5]
+            )
         elif kind == 2:  # float vectors of the wrong length / huge
             yield _message("/vaesynth/pc", [float(v) for v in rng.normal(0, 1e6, rng.integers(5, 200))])
         elif kind == 3:  # unknown addresses
@@ -67,9 +83,20 @@ def test_serve_survives_fuzzed_osc_and_garbage_midi(tiny_model, jack_server, tmp
     rec = tmp_path / "record.wav"
     name = "vstfuzz"
     server = ServeProcess(
-        ["--model", str(tiny_model), "--midi-in", "virtual", "--record", str(rec), "--lead", "256",
-         "--info-on-exit", str(tmp_path / "exit.json")],
-        tmp_path / "serve.log", name,
+        [
+            "--model",
+            str(tiny_model),
+            "--midi-in",
+            "virtual",
+            "--record",
+            str(rec),
+            "--lead",
+            "256",
+            "--info-on-exit",
+            str(tmp_path / "exit.json"),
+        ],
+        tmp_path / "serve.log",
+        name,
     )
     src = None
     try:
@@ -97,8 +124,12 @@ def test_serve_survives_fuzzed_osc_and_garbage_midi(tiny_model, jack_server, tmp
         time.sleep(0.5)
         info = c.info()
         # still playing, in tune: a clean note after the storm
-        for address, args in (("/vaesynth/panic", []), ("/vaesynth/gain", [0.0]), ("/vaesynth/bend", [0.0]),
-                              ("/vaesynth/sustain", [0])):
+        for address, args in (
+            ("/vaesynth/panic", []),
+            ("/vaesynth/gain", [0.0]),
+            ("/vaesynth/bend", [0.0]),
+            ("/vaesynth/sustain", [0]),
+        ):
             c.send(address, *args)
         time.sleep(0.3)
         c.send("/vaesynth/note", 69, 100)
@@ -129,7 +160,7 @@ def test_serve_survives_fuzzed_osc_and_garbage_midi(tiny_model, jack_server, tmp
     assert rate == RATE and len(x) == exit_info["frames_played"]
     assert np.all(np.isfinite(x)) and np.abs(x).max() <= 1.0
     # the last note: walk back from its loudest sample to the silence that panic left before it
-    tail = x[-int(2.0 * RATE):]
+    tail = x[-int(2.0 * RATE) :]
     env = np.sqrt(np.convolve(tail**2, np.ones(480) / 480, mode="same"))  # 10 ms RMS: no zero crossings
     peak = int(np.argmax(env))
     quiet = np.flatnonzero(env[:peak] < 1e-3 * env[peak])

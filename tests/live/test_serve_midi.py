@@ -13,9 +13,9 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from vaesynth.datasets.pitch import cents_between, estimate_f0
 
 from tests.live.conftest import ServeProcess, jack_ports, poll, require
+from vaesynth.datasets.pitch import cents_between, estimate_f0
 
 RATE = 48000
 HERE = Path(__file__).resolve().parent
@@ -65,9 +65,24 @@ def session(tiny_model, jack_server, tmp_path_factory):
     rec = d / "record.wav"
     name = "vstmidi"
     server = ServeProcess(
-        ["--model", str(tiny_model), "--midi-in", "virtual", "--midi-channel", "1", "--map", str(d / "knobs.toml"),
-         "--record", str(rec), "--lead", "256", "--info-on-exit", str(d / "exit.json")],
-        d / "serve.log", name,
+        [
+            "--model",
+            str(tiny_model),
+            "--midi-in",
+            "virtual",
+            "--midi-channel",
+            "1",
+            "--map",
+            str(d / "knobs.toml"),
+            "--record",
+            str(rec),
+            "--lead",
+            "256",
+            "--info-on-exit",
+            str(d / "exit.json"),
+        ],
+        d / "serve.log",
+        name,
     )
     obs = {}
     src = None
@@ -126,13 +141,31 @@ def session(tiny_model, jack_server, tmp_path_factory):
         # 7. a headless Pure Data patch sends /pc 3 -1.5 and /note 72 90 over OSC
         before = c.info()
         pd = subprocess.run(
-            [require("pd"), "-nogui", "-nosound", "-nomidi", "-noprefs", "-open", str(HERE / "osc_from_pd.pd"),
-             "-send", f"vaesynth_port {server.port}"],
-            capture_output=True, text=True, timeout=30,
+            [
+                require("pd"),
+                "-nogui",
+                "-nosound",
+                "-nomidi",
+                "-noprefs",
+                "-open",
+                str(HERE / "osc_from_pd.pd"),
+                "-send",
+                f"vaesynth_port {server.port}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         obs["pd_rc"] = pd.returncode
         obs["pd_before"] = before
-        obs["pd_after"] = poll(lambda: (i := c.info())["received"].get("osc applied", 0) >= before["received"].get("osc applied", 0) + 2 and i, 5)
+        obs["pd_after"] = poll(
+            lambda: (
+                (i := c.info())["received"].get("osc applied", 0)
+                >= before["received"].get("osc applied", 0) + 2
+                and i
+            ),
+            5,
+        )
         c.send("/vaesynth/panic")
         time.sleep(0.2)
         obs["rc"] = server.terminate()
@@ -159,7 +192,9 @@ def test_midi_note_with_pitch_bend_plays_the_bent_pitch(session):
 
 def test_midi_sustain_pedal_holds_then_releases(session):
     assert session["held_by_pedal"] == 1
-    assert session["after_pedal"], {k: session["after_pedal_info"][k] for k in ("voices_sounding", "received", "dropped", "knobs")}
+    assert session["after_pedal"], {
+        k: session["after_pedal_info"][k] for k in ("voices_sounding", "received", "dropped", "knobs")
+    }
 
 
 def test_midi_channel_filter_drops_other_channels(session):

@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from vaesynth.datasets.pitch import cents_between, estimate_f0
 
 from tests.live.conftest import jack_ports, poll, require
+from vaesynth.datasets.pitch import cents_between, estimate_f0
 
 RATE = 48000
 
@@ -55,18 +55,39 @@ def played(tiny_model, jack_server, tmp_path_factory):
     rec = d / "record.wav"
     name = "vstosc"
     server = ServeProcess(
-        ["--model", str(tiny_model), "--midi-in", "none", "--record", str(rec), "--lead", "256",
-         "--info-on-exit", str(d / "exit.json")],
-        d / "serve.log", name,
+        [
+            "--model",
+            str(tiny_model),
+            "--midi-in",
+            "none",
+            "--record",
+            str(rec),
+            "--lead",
+            "256",
+            "--info-on-exit",
+            str(d / "exit.json"),
+        ],
+        d / "serve.log",
+        name,
     )
     try:
         c = server.client
         assert poll(lambda: f"{name}:out_0" in jack_ports(name), 10)
         cap_path = d / "capture.wav"
         cap = subprocess.Popen(
-            ["jack_capture", "--daemon", "--channels", "1", "--port", f"{name}:out_0", "--recording-time", "3.5",
-             str(cap_path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "jack_capture",
+                "--daemon",
+                "--channels",
+                "1",
+                "--port",
+                f"{name}:out_0",
+                "--recording-time",
+                "3.5",
+                str(cap_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(0.8)  # jack_capture connects and starts writing
         c.send("/vaesynth/pc", 0, -3.0)
@@ -79,8 +100,11 @@ def played(tiny_model, jack_server, tmp_path_factory):
         info = c.info()
         # liblo's oscsend: an outside OSC implementation, one message per process
         require("oscsend")
-        subprocess.run(["oscsend", "localhost", str(server.port), "/vaesynth/pc", "if", "1", "1.25"],
-                       check=True, timeout=10)
+        subprocess.run(
+            ["oscsend", "localhost", str(server.port), "/vaesynth/pc", "if", "1", "1.25"],
+            check=True,
+            timeout=10,
+        )
 
         def pc1_arrived():
             i = c.info()
@@ -94,8 +118,17 @@ def played(tiny_model, jack_server, tmp_path_factory):
         server.kill()
     x_cap, rate_cap = sf.read(cap_path, dtype="float32")
     x_rec, rate_rec = sf.read(rec, dtype="float32")
-    return dict(cap=x_cap.reshape(len(x_cap), -1)[:, 0], rate_cap=rate_cap, rec=x_rec, rate_rec=rate_rec,
-                info=info, info_oscsend=info_after_oscsend, rc=rc, exit_info=exit_info, log=server.output())
+    return dict(
+        cap=x_cap.reshape(len(x_cap), -1)[:, 0],
+        rate_cap=rate_cap,
+        rec=x_rec,
+        rate_rec=rate_rec,
+        info=info,
+        info_oscsend=info_after_oscsend,
+        rc=rc,
+        exit_info=exit_info,
+        log=server.output(),
+    )
 
 
 def test_serve_plays_osc_notes_in_tune_on_its_jack_port(played):
@@ -118,7 +151,9 @@ def test_serve_pca_move_changes_the_timbre(played):
     b = x[start + int(0.95 * RATE) : start + int(1.55 * RATE)]
     lsd_db = np.sqrt(np.mean((spectrum_db(a)[:2000] - spectrum_db(b)[:2000]) ** 2))
     # the same note's spectrum with pc 0 at -3 vs +3 std: clearly different (same segment twice: < 1 dB)
-    same_db = np.sqrt(np.mean((spectrum_db(a[: len(a) // 2])[:2000] - spectrum_db(a[len(a) // 2 :])[:2000]) ** 2))
+    same_db = np.sqrt(
+        np.mean((spectrum_db(a[: len(a) // 2])[:2000] - spectrum_db(a[len(a) // 2 :])[:2000]) ** 2)
+    )
     assert lsd_db > 3.0 and same_db < 1.5
     assert abs(centroid_in_harmonics(a, 440.0) - centroid_in_harmonics(b, 440.0)) > 0.2
 

@@ -15,41 +15,79 @@ from vaesynth.errors import UserError
 
 
 def register(sub):
-    p = sub.add_parser("serve", help="the live synth: OSC and MIDI in, audio out",
-                       description="Play a model live. Without --model it plays the bundled default model. "
-                                   "Ctrl-C (or SIGTERM) stops it cleanly.")
+    p = sub.add_parser(
+        "serve",
+        help="the live synth: OSC and MIDI in, audio out",
+        description="Play a model live. Without --model it plays the bundled default model. "
+        "Ctrl-C (or SIGTERM) stops it cleanly.",
+    )
     p.add_argument("--model", metavar="CKPT", help="checkpoint (.pt); default: the bundled model")
     p.add_argument("--osc-port", type=int, default=9000, help="UDP port for OSC (default 9000; 0 = any free)")
-    p.add_argument("--osc-host", default="127.0.0.1",
-                   help="address to bind for OSC (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
-    p.add_argument("--midi-in", default=None, metavar="NAME|virtual|none",
-                   help="MIDI input port name (exact or substring), 'virtual' for a virtual port, 'none' to "
-                        "disable (default: the first available port)")
-    p.add_argument("--midi-api", choices=["jack", "alsa", "coremidi", "winmm"], default=None,
-                   help="MIDI system (default: jack when a JACK server runs on Linux, else alsa; coremidi on "
-                        "macOS; winmm on Windows)")
+    p.add_argument(
+        "--osc-host",
+        default="127.0.0.1",
+        help="address to bind for OSC (default 127.0.0.1; 0.0.0.0 exposes it to the network)",
+    )
+    p.add_argument(
+        "--midi-in",
+        default=None,
+        metavar="NAME|virtual|none",
+        help="MIDI input port name (exact or substring), 'virtual' for a virtual port, 'none' to "
+        "disable (default: the first available port)",
+    )
+    p.add_argument(
+        "--midi-api",
+        choices=["jack", "alsa", "coremidi", "winmm"],
+        default=None,
+        help="MIDI system (default: jack when a JACK server runs on Linux, else alsa; coremidi on "
+        "macOS; winmm on Windows)",
+    )
     p.add_argument("--midi-channel", type=int, default=None, help="listen to one channel 1-16 (default: all)")
     p.add_argument("--map", metavar="TOML", help="knob map: CC number -> target and range")
-    p.add_argument("--bend-range", type=float, default=2.0, metavar="SEMITONES",
-                   help="what a full pitch wheel means (default 2)")
+    p.add_argument(
+        "--bend-range",
+        type=float,
+        default=2.0,
+        metavar="SEMITONES",
+        help="what a full pitch wheel means (default 2)",
+    )
     p.add_argument("--audio-device", metavar="NAME|INDEX", help="output device (default: the system default)")
-    p.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
-                   help="sample rate (default: the device's)")
+    p.add_argument(
+        "--sample-rate", type=int, default=None, metavar="HZ", help="sample rate (default: the device's)"
+    )
     p.add_argument("--blocksize", type=int, default=128, help="audio block size in samples (default 128)")
-    p.add_argument("--render-margin-ms", type=float, default=None, metavar="MS",
-                   help="render each block just in time, MS before the device needs it (lower control "
-                        "latency, less safety); default: render as soon as the device takes a block")
-    p.add_argument("--rt-priority", type=int, default=60, metavar="P",
-                   help="SCHED_FIFO priority of the render thread where allowed (default 60, below JACK's "
-                        "usual 70; 0 = ordinary scheduling)")
-    p.add_argument("--lead", type=int, default=None, metavar="SAMPLES",
-                   help="samples rendered ahead of the device (default: one block); more = fewer xruns on "
-                        "a loaded machine, more latency")
+    p.add_argument(
+        "--render-margin-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="render each block just in time, MS before the device needs it (lower control "
+        "latency, less safety); default: render as soon as the device takes a block",
+    )
+    p.add_argument(
+        "--rt-priority",
+        type=int,
+        default=60,
+        metavar="P",
+        help="SCHED_FIFO priority of the render thread where allowed (default 60, below JACK's "
+        "usual 70; 0 = ordinary scheduling)",
+    )
+    p.add_argument(
+        "--lead",
+        type=int,
+        default=None,
+        metavar="SAMPLES",
+        help="samples rendered ahead of the device (default: one block); more = fewer xruns on "
+        "a loaded machine, more latency",
+    )
     p.add_argument("--engine", choices=["oscbank", "istft"], default="oscbank", help="rendering engine")
     p.add_argument("--voices", type=int, default=16, help="polyphony (default 16)")
     p.add_argument("--record", metavar="OUT.wav", help="also write exactly what is played to a WAV file")
-    p.add_argument("--jack-name", default="vaesynth",
-                   help="JACK client name of the audio output (ports NAME:out_0, NAME:out_1; default vaesynth)")
+    p.add_argument(
+        "--jack-name",
+        default="vaesynth",
+        help="JACK client name of the audio output (ports NAME:out_0, NAME:out_1; default vaesynth)",
+    )
     p.add_argument("--info-on-exit", metavar="FILE", help="write the final /info JSON to FILE at exit")
     p.set_defaults(func=run)
     return p
@@ -107,13 +145,12 @@ def _load_model(args, result: dict) -> None:
     """Thread: import torch and load the instrument (+ knob map), so that the torch import overlaps the
     engine's imports and numba warm-up in the main thread (start-up time is mostly imports)."""
     try:
-        from vaesynth.models.instrument import load_instrument
-
         from vaesynth.live.knobmap import KnobMap
+        from vaesynth.models.instrument import load_instrument
 
         t = time.perf_counter()
         inst = load_instrument(args.model)
-        result["knobs"] = (KnobMap.from_toml(args.map, inst.n_pcs, inst.latent_dim) if args.map else KnobMap())
+        result["knobs"] = KnobMap.from_toml(args.map, inst.n_pcs, inst.latent_dim) if args.map else KnobMap()
         result["instrument"] = inst
         result["model_s"] = time.perf_counter() - t
     except BaseException as e:  # re-raised in the main thread
@@ -125,25 +162,35 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
     loader = threading.Thread(target=_load_model, args=(args, loaded), name="vaesynth-load", daemon=True)
     loader.start()
 
-    from vaesynth.synth.engine import Engine
-
     from vaesynth.live.audio import AudioOut, promote_thread, resolve_device, set_jack_client_name
     from vaesynth.live.midi import open_midi_input
     from vaesynth.live.osc import OscReceiver
     from vaesynth.live.record import Recorder
-    from vaesynth.live.server import Server, ServeOptions
+    from vaesynth.live.server import ServeOptions, Server
+    from vaesynth.synth.engine import Engine
 
     say = lambda *a: print(*a, flush=True)  # noqa: E731
     set_jack_client_name(args.jack_name)
     device = resolve_device(args.audio_device)
     rate = int(args.sample_rate or device["default_samplerate"])
-    options = ServeOptions(engine=args.engine, voices=args.voices, blocksize=args.blocksize,
-                           midi_channel=args.midi_channel, bend_range_semitones=args.bend_range,
-                           render_margin_ms=args.render_margin_ms)
+    options = ServeOptions(
+        engine=args.engine,
+        voices=args.voices,
+        blocksize=args.blocksize,
+        midi_channel=args.midi_channel,
+        bend_range_semitones=args.bend_range,
+        render_margin_ms=args.render_margin_ms,
+    )
     try:
-        engine = Engine(rate, polyphony=args.voices, blocksize=args.blocksize, engine=args.engine,
-                        bend_range_semitones=args.bend_range, render_margin_ms=args.render_margin_ms,
-                        lead_samples=args.lead)
+        engine = Engine(
+            rate,
+            polyphony=args.voices,
+            blocksize=args.blocksize,
+            engine=args.engine,
+            bend_range_semitones=args.bend_range,
+            render_margin_ms=args.render_margin_ms,
+            lead_samples=args.lead,
+        )
     except ValueError as e:
         raise UserError(f"cannot start the engine: {e}") from None
     warm_s = engine.warm_up()  # numba kernels, while the model loads
@@ -185,24 +232,34 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
         t_ready = time.perf_counter()
 
         age = _process_age_s()
-        say(f"vaesynth serve: model {instrument.name} ({instrument.path}), latent_dim {instrument.latent_dim}, "
-            f"{instrument.n_pcs} PCs, engine {engine.engine}, {args.voices} voices")
-        say(f"audio: {device['name']} [{device['hostapi_name']}], {rate} Hz, block {args.blocksize}, "
+        say(
+            f"vaesynth serve: model {instrument.name} ({instrument.path}), "
+            f"latent_dim {instrument.latent_dim}, {instrument.n_pcs} PCs, engine {engine.engine}, "
+            f"{args.voices} voices"
+        )
+        say(
+            f"audio: {device['name']} [{device['hostapi_name']}], {rate} Hz, block {args.blocksize}, "
             f"{server.audio.channels} ch, reported latency {server.audio.latency_s * 1e3:.1f} ms, "
             f"engine lead {engine.latency_samples} samples ({engine.latency_samples / rate * 1e3:.1f} ms), "
-            f"render thread {'SCHED_FIFO ' + str(args.rt_priority) if rt else 'not realtime (no RT rights)'}")
+            f"render thread {'SCHED_FIFO ' + str(args.rt_priority) if rt else 'not realtime (no RT rights)'}"
+        )
         say(f"osc: {server.osc.host}:{server.osc.port}")
         if server.midi.name is None:
             say(f"midi: no input ({server.midi.api}; --midi-in virtual opens a port others can connect to)")
         else:
-            say(f"midi: {server.midi.name} [{server.midi.api}]"
-                + (f", channel {args.midi_channel}" if args.midi_channel else ", all channels"))
+            say(
+                f"midi: {server.midi.name} [{server.midi.api}]"
+                + (f", channel {args.midi_channel}" if args.midi_channel else ", all channels")
+            )
         if args.record:
             say(f"recording to {args.record}")
         since = f"{age:.2f} s after process start, " if age is not None else ""
-        say(f"ready in {since}{t_ready - t0:.2f} s in serve (model load {loaded['model_s']:.2f} s in parallel "
-            f"with engine set-up {t_engine - t0:.2f} s incl. warm-up {warm_s:.2f} s; waited for the model "
-            f"{t_model - t_engine:.2f} s; stream {t_ready - t_model:.2f} s); Ctrl-C stops")
+        say(
+            f"ready in {since}{t_ready - t0:.2f} s in serve (model load {loaded['model_s']:.2f} s "
+            f"in parallel with engine set-up {t_engine - t0:.2f} s incl. warm-up {warm_s:.2f} s; "
+            f"waited for the model {t_model - t_engine:.2f} s; stream {t_ready - t_model:.2f} s); "
+            "Ctrl-C stops"
+        )
 
         while not stop.wait(0.25):
             pass
@@ -220,7 +277,9 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
     if args.info_on_exit:
         with open(args.info_on_exit, "w") as f:
             json.dump(info, f)
-    say(f"stopped: {info['xruns']} xruns in {info['callbacks']} callbacks, "
+    say(
+        f"stopped: {info['xruns']} xruns in {info['callbacks']} callbacks, "
         f"{info['frames_played'] / rate:.1f} s played, {info['dropped_total']} messages dropped"
-        + (f", recording {args.record} finalised" if args.record else ""))
+        + (f", recording {args.record} finalised" if args.record else "")
+    )
     return 0

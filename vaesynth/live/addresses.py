@@ -40,4 +40,4 @@ FEEDBACK = {
     PREFIX + "state/learned": ("is", "extension: MIDI learn bound CC i to target s"),
 }
 
-assert {a[len(PREFIX):] for a in INPUT} >= set(ENGINE_ADDRESSES), "every engine address is served"
+assert {a[len(PREFIX) :] for a in INPUT} >= set(ENGINE_ADDRESSES), "every engine address is served"

@@ -15,6 +15,7 @@ import ctypes
 import time
 
 import numpy as np
+
 from vaesynth.errors import UserError
 
 
@@ -86,7 +87,9 @@ def resolve_device(spec: str | int | None) -> dict:
         for d in outputs:
             if d["index"] == int(text):
                 return d
-        raise UserError(f"no audio output with index {text} ({_listing(outputs)}); pick one with --audio-device")
+        raise UserError(
+            f"no audio output with index {text} ({_listing(outputs)}); pick one with --audio-device"
+        )
     exact = [d for d in outputs if d["name"] == text]
     sub = [d for d in outputs if text.lower() in d["name"].lower()]
     if exact or sub:
@@ -121,7 +124,9 @@ class AudioOut:
     or None. probe: a LatencyProbe or None. Attributes after start(): latency_s (reported output latency),
     frames_played (samples handed to the device)."""
 
-    def __init__(self, engine, device: dict, blocksize: int, recorder=None, probe: LatencyProbe | None = None):
+    def __init__(
+        self, engine, device: dict, blocksize: int, recorder=None, probe: LatencyProbe | None = None
+    ):
         self.engine = engine
         self.device = device
         self.blocksize = int(blocksize)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.signal import get_window
-from vaesynth.synth.config import SpectralConfig
-from vaesynth.synth.controls import PREFIX
 
 from vaesynth.live.osc import encode_message
+from vaesynth.synth.config import SpectralConfig
+from vaesynth.synth.controls import PREFIX
 
 N_BANDS = 64
 FLOOR_DB = -100.0
@@ -37,7 +37,7 @@ class SpectrumBands:
 
     def __call__(self, mags: np.ndarray) -> np.ndarray:
         m = np.asarray(mags, np.float64)
-        peak = np.array([m[a:b].max() if b > a else m[min(a, m.size - 1)] for a, b in zip(self.lo, self.hi)])
+        peak = np.array([m[a:b].max() for a, b in zip(self.lo, self.hi, strict=True)])  # hi > lo always
         db = 20 * np.log10(np.maximum(peak / self.full_scale, 1e-12))
         return np.clip(db, FLOOR_DB, 0.0).astype(np.float32)
 

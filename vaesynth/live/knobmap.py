@@ -19,9 +19,10 @@ Errors in a map are one-line UserErrors naming the file, the line and the key.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 from vaesynth.errors import UserError
 from vaesynth.synth.controls import PC_CC_COUNT, PC_CC_FIRST, PC_CC_RANGE_STD, PREFIX
@@ -101,7 +102,9 @@ class KnobMap:
         return {str(cc): f"{t.label()} [{t.lo:g}, {t.hi:g}]" for cc, t in sorted(self.entries.items())}
 
     @classmethod
-    def from_toml(cls, path: str | Path, n_pcs: int | None = None, latent_dim: int | None = None) -> "KnobMap":
+    def from_toml(
+        cls, path: str | Path, n_pcs: int | None = None, latent_dim: int | None = None
+    ) -> "KnobMap":
         """Read a TOML knob map (format in the module docstring). UserError (one line, with the line number
         where it can be found) for a missing file, bad TOML, an unknown key, a bad CC, target or range."""
         path = Path(path)

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 import mido
+
 from vaesynth.errors import UserError
 
 API_NAMES = {"jack": "UNIX_JACK", "alsa": "LINUX_ALSA", "coremidi": "MACOSX_CORE", "winmm": "WINDOWS_MM"}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
 from vaesynth.errors import UserError
 from vaesynth.synth.ringbuffer import RingBuffer
 

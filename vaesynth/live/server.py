@@ -20,13 +20,13 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from vaesynth.synth.controls import PREFIX, Controls, midi_to_control
-from vaesynth.synth.engine import Engine
 
 from vaesynth.live.feedback import Feedback, SpectrumBands
 from vaesynth.live.knobmap import KnobMap, parse_target
 from vaesynth.live.midi import parse_midi
 from vaesynth.live.osc import encode_message
+from vaesynth.synth.controls import PREFIX, Controls, midi_to_control
+from vaesynth.synth.engine import Engine
 
 QUEUE_SIZE = 16384
 BURST = 512  # messages handled before a coalesced timbre decode is forced
@@ -76,7 +76,9 @@ class Server:
     instrument: models.instrument.Instrument. engine: synth.engine.Engine. knobs: KnobMap.
     log: print-like function for user-facing lines (learn bindings)."""
 
-    def __init__(self, instrument, engine: Engine, options: ServeOptions, knobs: KnobMap | None = None, log=print):
+    def __init__(
+        self, instrument, engine: Engine, options: ServeOptions, knobs: KnobMap | None = None, log=print
+    ):
         self.instrument = instrument
         self.engine = engine
         self.options = options
