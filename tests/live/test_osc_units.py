@@ -1,0 +1,72 @@
+"""In-process checks of the OSC receiver's parsing, the display spectrum's dB scale, and the default-model
+error of `serve`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from vaesynth import cli
+from vaesynth.live.feedback import SpectrumBands
+from vaesynth.live.osc import MAX_MESSAGES_PER_PACKET, OscReceiver, encode_message
+from vaesynth.synth.config import SpectralConfig
+from vaesynth.synth.spectral import magnitude
+
+
+@pytest.fixture
+def receiver():
+    got = []
+    r = OscReceiver("127.0.0.1", 0, lambda a, args, sender, t: got.append((a, args)))
+    r.got = got
+    yield r
+    r.sock.close()
+
+
+def test_receiver_passes_messages_and_bundles_and_counts_garbage(receiver):
+    receiver.handle_datagram(encode_message("/vaesynth/note", [60, 100]), ("h", 1), 0.0)
+    bb = OscBundleBuilder(IMMEDIATELY)
+    for i in range(MAX_MESSAGES_PER_PACKET + 10):
+        mb = OscMessageBuilder("/vaesynth/pc")
+        mb.add_arg(i % 4)
+        mb.add_arg(0.5)
+        bb.add_content(mb.build())
+    receiver.handle_datagram(bb.build().dgram, ("h", 1), 0.0)
+    for garbage in (b"", b"\x00" * 3, b"/vaesynth/no", b"#bundle\x00" + b"\xff" * 20, b"\x80" * 70000):
+        receiver.handle_datagram(garbage, ("h", 1), 0.0)
+    assert receiver.got[0] == ("/vaesynth/note", [60, 100])
+    assert len(receiver.got) == 1 + MAX_MESSAGES_PER_PACKET
+    assert receiver.stats["too many messages"] == 10
+    assert receiver.stats["oversized packet"] == 1
+    assert receiver.stats["malformed packet"] == 4
+
+
+def test_binding_all_interfaces_warns():
+    with pytest.warns(UserWarning, match="anyone on the network"):
+        r = OscReceiver("0.0.0.0", 0, lambda *a: None)
+    r.sock.close()
+
+
+def test_spectrum_bands_read_0_db_for_a_full_scale_sine_and_the_floor_for_silence():
+    config = SpectralConfig(sample_rate=48000, n_fft=1024, hop_length=256)
+    t = np.arange(8192) / 48000
+    f0_hz = 48000 / 1024 * 40  # on a bin centre
+    mags = magnitude(np.sin(2 * np.pi * f0_hz * t).astype(np.float32), config)[10]
+    bands = SpectrumBands(config)
+    db = bands(mags)
+    assert db.shape == (64,)
+    assert db.max() == pytest.approx(0.0, abs=0.1)  # a sine of amplitude 1 reads full scale
+    hz = np.geomspace(30.0, 24000.0, 65)
+    peak_band = int(np.argmax(db))
+    assert hz[peak_band] <= f0_hz * 1.05 and hz[peak_band + 1] >= f0_hz * 0.95
+    assert np.all(bands(np.zeros_like(mags)) == -100.0)
+
+
+def test_serve_without_model_and_without_the_bundled_one_is_a_one_line_error(monkeypatch, tmp_path, capsys):
+    import vaesynth.models.instrument as instrument
+
+    monkeypatch.setattr(instrument, "default_model_path", lambda: tmp_path / "default.pt")
+    assert cli.main(["serve", "--midi-in", "none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "bundled default model is missing" in err and "--model" in err
