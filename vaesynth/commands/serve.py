@@ -116,6 +116,8 @@ def _check(args) -> None:
         raise UserError(f"--voices must be 1..128, got {args.voices}")
     if args.render_margin_ms is not None and not (0 < args.render_margin_ms < 100):
         raise UserError(f"--render-margin-ms must be in (0, 100), got {args.render_margin_ms}")
+    if args.lead is not None and not (0 <= args.lead <= 96000):
+        raise UserError(f"--lead must be 0..96000 samples, got {args.lead}")
     if not (0 < args.bend_range <= 24):
         raise UserError(f"--bend-range must be in (0, 24], got {args.bend_range}")
 
