@@ -99,16 +99,23 @@ def reconstructions(
 
 
 def traversal_grid(
-    spectra: np.ndarray, values: np.ndarray, bin_hz: float, labels: Sequence[str], path, title: str = ""
+    spectra: np.ndarray,
+    values: np.ndarray,
+    bin_hz: float,
+    labels: Sequence[str],
+    path,
+    title: str = "",
+    n_cols: int = 4,
 ) -> Path:
     """One panel per axis: the spectra decoded as that axis moves through `values`, overlaid, coloured from
     blue (lowest value) to red (highest). spectra: [n_axes, n_values, n_bins] linear magnitudes; values:
     [n_values] axis positions; labels: one per axis. dB are relative to each panel's peak (a level change
-    along the axis shows within a panel; the shape of quiet decodes is not pushed under the floor)."""
+    along the axis shows within a panel; quiet decodes are not pushed under the floor). n_cols: panels per
+    row."""
     spectra = np.asarray(spectra)
     n_axes, n_values = spectra.shape[:2]
     freqs_khz = np.arange(spectra.shape[2]) * bin_hz / 1000
-    rows, cols = _grid(n_axes)
+    rows, cols = _grid(n_axes, n_cols)
     fig, axes = plt.subplots(
         rows, cols, figsize=(3.6 * cols + 1, 2.6 * rows + 0.4), squeeze=False, layout="constrained"
     )

@@ -12,13 +12,14 @@ LABELS = {
 }
 
 
-def metric_rows(result: dict) -> list[tuple[str, str, float | int | None]]:
-    """Flatten an eval result (training/evaluation.evaluate's dict) into (label, key, value) rows."""
+def metric_rows(result: dict, with_dim: bool = True) -> list[tuple[str, str, float | int | None]]:
+    """Flatten an eval result (training/evaluation.evaluate's dict) into (label, key, value) rows;
+    with_dim: say "(of latent_dim)" after active units (off where models of several sizes share a row)."""
     rows = []
     for key in ("lsd_db", "spectral_convergence", "active_units", "mig", "n_frames"):
         if key in result:
             label = LABELS[key]
-            if key == "active_units" and "latent_dim" in result:
+            if with_dim and key == "active_units" and "latent_dim" in result:
                 label += f" (of {result['latent_dim']})"
             rows.append((label, key, result[key]))
     for name, v in (result.get("mig_per_factor") or {}).items():
