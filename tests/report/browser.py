@@ -16,8 +16,9 @@ from pathlib import Path
 
 CHECK_SCRIPT = """<script>
 window.addEventListener("load", async () => {
-  const imgs = [...document.images].map(i => ({src: i.getAttribute("src"), ok: i.complete && i.naturalWidth > 0,
-                                               width: i.naturalWidth, height: i.naturalHeight}));
+  const imgs = [...document.images].map(i => ({
+    src: i.getAttribute("src"), ok: i.complete && i.naturalWidth > 0,
+    width: i.naturalWidth, height: i.naturalHeight}));
   const auds = await Promise.all([...document.querySelectorAll("audio")].map(a => new Promise(res => {
     const done = ok => res({src: a.getAttribute("src"), ok, duration: a.duration});
     if (a.readyState >= 1) return done(true);
@@ -31,9 +32,17 @@ window.addEventListener("load", async () => {
   document.body.appendChild(pre);
 });
 </script>"""
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def chromium_path() -> str | None:
@@ -46,23 +55,30 @@ def chromium_path() -> str | None:
 
 def _run(args: list[str], timeout_s: float = 90) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as profile:
-        return subprocess.run([chromium_path(), *FLAGS, f"--user-data-dir={profile}", *args],
-                              capture_output=True, text=True, timeout=timeout_s)
+        return subprocess.run(
+            [chromium_path(), *FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
 
 
 def load_check(page: Path) -> dict:
     """{"imgs": [{src, ok, width, height}], "auds": [{src, ok, duration}]} as Chromium loaded them."""
     page = Path(page)
     probe = page.with_name("_check_" + page.name)  # same folder: relative links resolve the same
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", CHECK_SCRIPT + "</body>"),
-                     encoding="utf-8")
+    probe.write_text(
+        page.read_text(encoding="utf-8").replace("</body>", CHECK_SCRIPT + "</body>"), encoding="utf-8"
+    )
     try:
         r = _run(["--virtual-time-budget=10000", "--dump-dom", probe.resolve().as_uri()])
     finally:
         probe.unlink()
     m = re.search(r'<pre id="vaesynth-check">(.*?)</pre>', r.stdout, re.S)
     if m is None:
-        raise AssertionError(f"the check script did not report (chromium rc {r.returncode}): {r.stderr[-500:]}")
+        raise AssertionError(
+            f"the check script did not report (chromium rc {r.returncode}): {r.stderr[-500:]}"
+        )
     return json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
 

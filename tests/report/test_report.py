@@ -103,8 +103,14 @@ def test_report_page_loads_every_figure_and_sound_in_chromium(report, tmp_path):
 def test_report_files_exist_decode_and_are_not_blank(report):
     page = Page((report / "index.html").read_text())
     names = set(page.imgs)
-    for expected in ("training_curves.png", "reconstructions.png", "traversal_latent.png",
-                     "traversal_pca.png", "explained_variance.png", "kl_per_dim.png"):
+    for expected in (
+        "training_curves.png",
+        "reconstructions.png",
+        "traversal_latent.png",
+        "traversal_pca.png",
+        "explained_variance.png",
+        "kl_per_dim.png",
+    ):
         assert expected in names
     assert sum(n.startswith("pca_map_") for n in names) == 2  # slope_db, n_harmonics (pitch is constant)
     for name in page.imgs:
@@ -117,7 +123,7 @@ def test_report_files_exist_decode_and_are_not_blank(report):
         assert rate == 48000 and len(x) >= int((2 * HOLD_S + SWEEP_S) * rate)
         assert np.all(np.isfinite(x)) and np.abs(x).max() > 1e-3, name  # sounding, not silent
         peaks.append(np.abs(x).max())
-    # One gain for all clips: the loudest peaks at -1 dBFS (16-bit rounding aside), the others keep their level.
+    # One gain for all clips: the loudest peaks at -1 dBFS (16-bit rounding aside), the others keep theirs.
     assert max(peaks) == pytest.approx(10 ** (-1 / 20), abs=1e-3)
 
 
@@ -133,8 +139,16 @@ def test_report_metrics_table_matches_evaluate(report, trained):
     reference = evaluate(inst, selection.dataset)
     rows = Page((report / "index.html").read_text()).rows
     keys = {row[1]["text"] for row in rows}
-    for key in ("lsd_db", "spectral_convergence", "active_units", "mig", "mig_per_factor.slope_db",
-                "n_components_for.90", "kl_per_dim.0", "pca_explained_variance.0"):
+    for key in (
+        "lsd_db",
+        "spectral_convergence",
+        "active_units",
+        "mig",
+        "mig_per_factor.slope_db",
+        "n_components_for.90",
+        "kl_per_dim.0",
+        "pca_explained_variance.0",
+    ):
         assert key in keys
     for row in rows:
         key, cell = row[1]["text"], row[2]
@@ -190,8 +204,10 @@ def test_report_without_data_skips_its_figures_with_a_note(tmp_path, capsys):
     model = train(tiny_config(data, tmp_path / "gone.pt", epochs=3))
     data.unlink()  # the recorded training data is gone
     out = tmp_path / "out"
-    assert cli.main(["report", "--model", str(model), "--out", str(out), "--sweep-seconds", "0.2",
-                     "--quiet"]) == 0
+    assert (
+        cli.main(["report", "--model", str(model), "--out", str(out), "--sweep-seconds", "0.2", "--quiet"])
+        == 0
+    )
     summary = capsys.readouterr().out.strip().splitlines()
     assert len(summary) == 1 and "skipped" in summary[0]
     text = (out / "index.html").read_text()

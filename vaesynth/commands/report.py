@@ -29,7 +29,9 @@ def register(sub):
         help="compare checkpoints side by side (with --model, that one comes first)",
     )
     p.add_argument("--engine", choices=["oscbank", "istft"], default="oscbank", help="engine for the sweeps")
-    p.add_argument("--note", type=int, metavar="N", help="MIDI note of the sweeps (default: the model's pitch)")
+    p.add_argument(
+        "--note", type=int, metavar="N", help="MIDI note of the sweeps (default: the model's pitch)"
+    )
     p.add_argument("--sweep-seconds", type=float, default=3.0, metavar="S", help="length of each sweep")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

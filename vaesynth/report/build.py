@@ -8,7 +8,6 @@ frames (reconstructions, PCA map, KL per dimension, metrics) are skipped with a 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,9 +81,11 @@ def eval_result(instrument, selection, spec: str) -> dict:
 
 def metrics_section(result: dict, title: str = "Metrics (vaesynth eval)") -> Section:
     s = Section(title)
-    s.text(f"On {result['data']}: {result['split_description']}. Definitions: DESIGN.md (LSD over bins "
-           "within 60 dB of each frame's peak; spectral convergence on linear magnitudes; MIG over "
-           "posterior means in 20 bins). Also in metrics.json.")
+    s.text(
+        f"On {result['data']}: {result['split_description']}. Definitions: DESIGN.md (LSD over bins "
+        "within 60 dB of each frame's peak; spectral convergence on linear magnitudes; MIG over "
+        "posterior means in 20 bins). Also in metrics.json."
+    )
     rows = [[label, key, (tables.fmt(v), v)] for label, key, v in tables.metric_rows(result)]
     s.table(["metric", "key", "value"], rows, table_id="metrics")
     return s
@@ -114,18 +115,19 @@ def build_report(
     model,
     out,
     data: str | None = None,
-    sweep: SweepSettings = SweepSettings(),
+    sweep: SweepSettings | None = None,
     max_sweeps: int = MAX_SWEEPS,
     progress: bool = True,
 ) -> ReportResult:
     """Write DIR/index.html with its PNGs, WAVs, metrics.json and traversals.npz.
 
     model: checkpoint path (None: the bundled default). out: folder (created). data: dataset spec (None:
-    the recorded training spec). sweep: how the PCA-axis sweeps are rendered; max_sweeps: how many axes
-    get one. Raises UserError (one line) for a bad checkpoint, data or folder.
+    the recorded training spec). sweep: how the PCA-axis sweeps are rendered (None: defaults);
+    max_sweeps: how many axes get one. Raises UserError (one line) for a bad checkpoint, data or folder.
     """
     from vaesynth.models.instrument import load_instrument
 
+    sweep = sweep or SweepSettings()
     out = prepare_out_dir(out)
     instrument = load_instrument(model, num_threads=None)
     selection, data_note = select_data(instrument, data, progress)
@@ -165,11 +167,12 @@ def build_report(
     finally:
         bar.close()
 
+    trained_on = (instrument.dataset or {}).get("spec", "unknown data")
     intro = [
         f"Model {instrument.path} ({instrument.model_config.arch}, latent_dim {instrument.latent_dim}, "
         f"{instrument.n_pcs} PCA components, frames drawn at {instrument.f_ref_hz:.1f} Hz); analysis "
         f"{instrument.config.sample_rate} Hz, n_fft {instrument.config.n_fft}, hop "
-        f"{instrument.config.hop_length}. Trained on {(instrument.dataset or {}).get('spec', 'unknown data')}.",
+        f"{instrument.config.hop_length}. Trained on {trained_on}.",
     ]
     write_page(result.index, f"vaesynth report: {instrument.name}", intro, sections)
     return result
@@ -187,8 +190,11 @@ def _curves_section(instrument, out, result) -> Section:
         return s
     path = figures.training_curves(history, out / "training_curves.png")
     result.figures.append(path)
-    s.figure(path.name, "Per-epoch reconstruction loss and KL (nats per frame, before beta) on the training "
-             "and validation frames, and the beta schedule (warm-up) the trainer used.")
+    s.figure(
+        path.name,
+        "Per-epoch reconstruction loss and KL (nats per frame, before beta) on the training "
+        "and validation frames, and the beta schedule (warm-up) the trainer used.",
+    )
     return s
 
 
@@ -207,8 +213,11 @@ def _reconstruction_section(instrument, ds, out, bin_hz, result, data_note) -> S
     path = figures.reconstructions(originals, recons, bin_hz, out / "reconstructions.png", lsd)
     result.figures.append(path)
     where = "held-out" if result.metrics and result.metrics["split"] == "held-out" else "evaluation"
-    s.figure(path.name, f"{len(idx)} {where} frames (spread over the non-silent ones) and their "
-             "reconstructions (posterior mean decoded at the frame's own pitch), on linear and dB axes.")
+    s.figure(
+        path.name,
+        f"{len(idx)} {where} frames (spread over the non-silent ones) and their "
+        "reconstructions (posterior mean decoded at the frame's own pitch), on linear and dB axes.",
+    )
     return s
 
 
@@ -217,20 +226,43 @@ def _traversal_section(instrument, out, bin_hz, result) -> Section:
     values = analysis.TRAVERSAL_VALUES
     lat = analysis.latent_traversal(instrument, values)
     pca = analysis.pca_traversal(instrument, values, MAX_PCA_TRAVERSAL_AXES)
-    np.savez(out / "traversals.npz", values=values, latent=lat, pca=pca, bin_hz=bin_hz,
-             f_ref_hz=instrument.f_ref_hz)
-    p1 = figures.traversal_grid(lat, values, bin_hz, [f"z{i}" for i in range(lat.shape[0])],
-                                out / "traversal_latent.png", "latent dimensions")
+    np.savez(
+        out / "traversals.npz",
+        values=values,
+        latent=lat,
+        pca=pca,
+        bin_hz=bin_hz,
+        f_ref_hz=instrument.f_ref_hz,
+    )
+    p1 = figures.traversal_grid(
+        lat,
+        values,
+        bin_hz,
+        [f"z{i}" for i in range(lat.shape[0])],
+        out / "traversal_latent.png",
+        "latent dimensions",
+    )
     ev = instrument.pca.explained_variance_ratio
-    p2 = figures.traversal_grid(pca, values, bin_hz,
-                                [f"PC {i + 1} ({100 * ev[i]:.0f}% var.)" for i in range(pca.shape[0])],
-                                out / "traversal_pca.png", "PCA axes")
+    p2 = figures.traversal_grid(
+        pca,
+        values,
+        bin_hz,
+        [f"PC {i + 1} ({100 * ev[i]:.0f}% var.)" for i in range(pca.shape[0])],
+        out / "traversal_pca.png",
+        "PCA axes",
+    )
     result.figures += [p1, p2]
-    s.figure(p1.name, "Each latent coordinate set to -3..+3 (latent units; the prior's std is 1) with the "
-             "others at the data mean; spectra decoded at the model's reference pitch, blue = -3, red = +3. "
-             "dB re each panel's peak. A panel whose curves coincide is a dimension the decoder ignores.")
-    s.figure(p2.name, "Each PCA axis (what the synth's knobs move) from -3 to +3 standard deviations, the "
-             "other coordinates at the data mean. Arrays in traversals.npz.")
+    s.figure(
+        p1.name,
+        "Each latent coordinate set to -3..+3 (latent units; the prior's std is 1) with the "
+        "others at the data mean; spectra decoded at the model's reference pitch, blue = -3, red = +3. "
+        "dB re each panel's peak. A panel whose curves coincide is a dimension the decoder ignores.",
+    )
+    s.figure(
+        p2.name,
+        "Each PCA axis (what the synth's knobs move) from -3 to +3 standard deviations, the "
+        "other coordinates at the data mean. Arrays in traversals.npz.",
+    )
     return s
 
 
@@ -252,20 +284,28 @@ def _map_section(instrument, ds, out, result, data_note) -> Section:
         path = figures.pca_map(pcs, values[keep], name, out / f"pca_map_{j}.png")
         result.figures.append(path)
         items.append((path.name, f"coloured by {name}"))
-    s.text(f"Posterior means of {keep.size} frames projected on PCA components 1 and 2 (standard "
-           "deviations), coloured by each known factor: a factor that changes smoothly across the map is one "
-           "a knob can reach.")
+    s.text(
+        f"Posterior means of {keep.size} frames projected on PCA components 1 and 2 (standard "
+        "deviations), coloured by each known factor: a factor that changes smoothly across the map is one "
+        "a knob can reach."
+    )
     s.figures_side_by_side(items)
     return s
 
 
 def _variance_section(instrument, out, result) -> Section:
     s = Section("Explained variance")
-    path = figures.explained_variance(instrument.pca.explained_variance_ratio, instrument.pca.n_components_for,
-                                      out / "explained_variance.png")
+    path = figures.explained_variance(
+        instrument.pca.explained_variance_ratio,
+        instrument.pca.n_components_for,
+        out / "explained_variance.png",
+    )
     result.figures.append(path)
-    s.figure(path.name, "Variance of the training posterior means along each PCA component and cumulated; "
-             "dashed lines at 80/90/95/99% with the number of components each needs.")
+    s.figure(
+        path.name,
+        "Variance of the training posterior means along each PCA component and cumulated; "
+        "dashed lines at 80/90/95/99% with the number of components each needs.",
+    )
     return s
 
 
@@ -276,9 +316,12 @@ def _kl_section(metrics, out, result, data_note) -> Section:
         return s
     path = figures.kl_per_dim(np.asarray(metrics["kl_per_dim"]), out / "kl_per_dim.png")
     result.figures.append(path)
-    s.figure(path.name, f"KL(q(z|x) || N(0, 1)) per latent dimension (nats, mean over the evaluated frames); "
-             f"{metrics['active_units']} of {metrics['latent_dim']} dimensions are active (posterior-mean "
-             "variance > 0.01). Near-zero bars are collapsed dimensions.")
+    s.figure(
+        path.name,
+        f"KL(q(z|x) || N(0, 1)) per latent dimension (nats, mean over the evaluated frames); "
+        f"{metrics['active_units']} of {metrics['latent_dim']} dimensions are active (posterior-mean "
+        "variance > 0.01). Near-zero bars are collapsed dimensions.",
+    )
     return s
 
 
@@ -293,10 +336,12 @@ def _sounds_section(instrument, out, sweep, n_sweeps, result, bar) -> Section:
     from vaesynth.report.sounds import note_for
 
     note = sweep.note if sweep.note is not None else note_for(instrument.f_ref_hz)
-    s.text(f"MIDI note {note} held while /vaesynth/pc i moves from -3 to +3 std over {sweep.sweep_s:g} s "
-           f"({sweep.hold_s:g} s held at each end), rendered offline by the {sweep.engine} engine at "
-           f"{sweep.sample_rate} Hz. All clips share one gain (loudest peak at -1 dBFS), so level "
-           "differences between axes are the model's.")
+    s.text(
+        f"MIDI note {note} held while /vaesynth/pc i moves from -3 to +3 std over {sweep.sweep_s:g} s "
+        f"({sweep.hold_s:g} s held at each end), rendered offline by the {sweep.engine} engine at "
+        f"{sweep.sample_rate} Hz. All clips share one gain (loudest peak at -1 dBFS), so level "
+        "differences between axes are the model's."
+    )
     s.audio([(p.name, f"PC {i + 1}") for i, p in enumerate(paths.values())])
     return s
 
@@ -305,5 +350,7 @@ def summary_line(result: ReportResult, seconds: float) -> str:
     m = result.metrics
     data = f", metrics on {m['n_frames']} {m['split']} frames (LSD {m['lsd_db']:.2f} dB)" if m else ""
     skipped = f"; skipped: {len(result.notes)} ({result.notes[0]})" if result.notes else ""
-    return (f"report: {len(result.figures)} figures, {len(result.sounds)} sounds{data} in {seconds:.1f} s "
-            f"-> {result.index}{skipped}")
+    return (
+        f"report: {len(result.figures)} figures, {len(result.sounds)} sounds{data} in {seconds:.1f} s "
+        f"-> {result.index}{skipped}"
+    )

@@ -40,9 +40,7 @@ def unique_labels(paths) -> list[str]:
     seed2/model.pt), numbered as a last resort. Safe as file-name parts."""
     paths = [Path(p) for p in paths]
     stems = [p.stem for p in paths]
-    labels = [
-        s if stems.count(s) == 1 else f"{p.parent.name}-{s}" for p, s in zip(paths, stems, strict=True)
-    ]
+    labels = [s if stems.count(s) == 1 else f"{p.parent.name}-{s}" for p, s in zip(paths, stems, strict=True)]
     out = []
     for i, label in enumerate(labels):
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label) or "model"
@@ -51,12 +49,13 @@ def unique_labels(paths) -> list[str]:
 
 
 def build_comparison(
-    models, out, data: str | None = None, sweep: SweepSettings = SweepSettings(), progress: bool = True
+    models, out, data: str | None = None, sweep: SweepSettings | None = None, progress: bool = True
 ) -> ComparisonResult:
     """Write DIR/index.html comparing `models` (checkpoint paths, >= 2), plus metrics.json ({label: eval
     object}). UserError (one line) for a bad checkpoint, data or folder."""
     from vaesynth.models.instrument import load_instrument
 
+    sweep = sweep or SweepSettings()
     out = prepare_out_dir(out)
     instruments = [load_instrument(m, num_threads=None) for m in models]
     result = ComparisonResult(index=out / "index.html", labels=unique_labels(models))
@@ -79,9 +78,11 @@ def build_comparison(
         bar.step("page")
     finally:
         bar.close()
-    intro = [f"{label}: {inst.path} ({inst.model_config.arch}, latent_dim {inst.latent_dim}, beta "
-             f"{inst.model_config.beta:g}, trained on {(inst.dataset or {}).get('spec', 'unknown data')})"
-             for label, inst in zip(result.labels, instruments, strict=True)]
+    intro = [
+        f"{label}: {inst.path} ({inst.model_config.arch}, latent_dim {inst.latent_dim}, beta "
+        f"{inst.model_config.beta:g}, trained on {(inst.dataset or {}).get('spec', 'unknown data')})"
+        for label, inst in zip(result.labels, instruments, strict=True)
+    ]
     write_page(result.index, f"vaesynth comparison: {', '.join(result.labels)}", intro, sections)
     return result
 
@@ -118,8 +119,11 @@ def _curves_section(instruments, out, result) -> Section:
         return s
     path = figures.compare_curves(histories, result.labels, out / "compare_curves.png")
     result.figures.append(path)
-    s.figure(path.name, "Validation reconstruction loss, validation KL (nats per frame) and the beta "
-             "schedule of each run against epoch.")
+    s.figure(
+        path.name,
+        "Validation reconstruction loss, validation KL (nats per frame) and the beta "
+        "schedule of each run against epoch.",
+    )
     return s
 
 
@@ -131,18 +135,33 @@ def _traversals_section(instruments, out, result, bar) -> Section:
         bin_hz = inst.config.sample_rate / inst.config.n_fft
         pca = analysis.pca_traversal(inst, values, COMPARE_PCA_AXES)
         ev = inst.pca.explained_variance_ratio
-        p = figures.traversal_grid(pca, values, bin_hz, [f"PC {i + 1} ({100 * ev[i]:.0f}%)"
-                                                         for i in range(pca.shape[0])],
-                                   out / f"traversal_pca_{label}.png", label, n_cols=2)
+        p = figures.traversal_grid(
+            pca,
+            values,
+            bin_hz,
+            [f"PC {i + 1} ({100 * ev[i]:.0f}%)" for i in range(pca.shape[0])],
+            out / f"traversal_pca_{label}.png",
+            label,
+            n_cols=2,
+        )
         lat = analysis.latent_traversal(inst, values)
-        q = figures.traversal_grid(lat, values, bin_hz, [f"z{i}" for i in range(lat.shape[0])],
-                                   out / f"traversal_latent_{label}.png", label, n_cols=2)
+        q = figures.traversal_grid(
+            lat,
+            values,
+            bin_hz,
+            [f"z{i}" for i in range(lat.shape[0])],
+            out / f"traversal_latent_{label}.png",
+            label,
+            n_cols=2,
+        )
         result.figures += [p, q]
         pca_items.append((p.name, f"{label}: PCA axes 1-{pca.shape[0]}, -3..+3 std"))
         lat_items.append((q.name, f"{label}: latent dimensions, -3..+3"))
         bar.step(f"traversals {label}")
-    s.text("Spectra decoded along each axis with the other coordinates at the data mean (blue -3, red +3; "
-           "dB re each panel's peak).")
+    s.text(
+        "Spectra decoded along each axis with the other coordinates at the data mean (blue -3, red +3; "
+        "dB re each panel's peak)."
+    )
     s.figures_side_by_side(pca_items)
     s.figures_side_by_side(lat_items)
     return s
@@ -174,8 +193,10 @@ def _sounds_section(instruments, out, sweep, result, bar) -> Section:
         bar.step(f"sweep {label}")
     paths = write_wavs(clips, out, sweep.sample_rate)
     result.sounds += list(paths.values())
-    s.text(f"Each model's first PCA axis swept -3..+3 std over {sweep.sweep_s:g} s on a held note "
-           f"({sweep.engine} engine, {sweep.sample_rate} Hz, one shared gain).")
+    s.text(
+        f"Each model's first PCA axis swept -3..+3 std over {sweep.sweep_s:g} s on a held note "
+        f"({sweep.engine} engine, {sweep.sample_rate} Hz, one shared gain)."
+    )
     s.audio([(p.name, label) for label, p in zip(result.labels, paths.values(), strict=True)])
     return s
 
@@ -184,5 +205,7 @@ def summary_line(result: ComparisonResult, seconds: float) -> str:
     lsd = ", ".join(f"{label} {m['lsd_db']:.2f}" for label, m in result.metrics.items() if m is not None)
     lsd = f", LSD dB: {lsd}" if lsd else ""
     skipped = f"; skipped: {len(result.notes)}" if result.notes else ""
-    return (f"report: compared {len(result.labels)} models, {len(result.figures)} figures, "
-            f"{len(result.sounds)} sounds{lsd} in {seconds:.1f} s -> {result.index}{skipped}")
+    return (
+        f"report: compared {len(result.labels)} models, {len(result.figures)} figures, "
+        f"{len(result.sounds)} sounds{lsd} in {seconds:.1f} s -> {result.index}{skipped}"
+    )

@@ -185,9 +185,16 @@ def explained_variance(ratio: np.ndarray, n_components_for: dict, path) -> Path:
     for percent, n in sorted(((int(p), int(v)) for p, v in n_components_for.items()), reverse=True):
         ax.axhline(percent / 100, color="grey", lw=0.8, ls="--")
         label_y = min(percent / 100, label_y - 0.055)
-        ax.annotate(f"{percent}%: {n} PC{'s' if n != 1 else ''}", xy=(1.0, percent / 100), xytext=(1.02, label_y),
-                    xycoords=("axes fraction", "data"), textcoords=("axes fraction", "data"), va="center",
-                    fontsize=8, arrowprops=dict(arrowstyle="-", color="grey", lw=0.6))
+        ax.annotate(
+            f"{percent}%: {n} PC{'s' if n != 1 else ''}",
+            xy=(1.0, percent / 100),
+            xytext=(1.02, label_y),
+            xycoords=("axes fraction", "data"),
+            textcoords=("axes fraction", "data"),
+            va="center",
+            fontsize=8,
+            arrowprops=dict(arrowstyle="-", color="grey", lw=0.6),
+        )
     ax.set_xticks(k)
     ax.set_xlim(0.4, k[-1] + 0.6)
     ax.set_ylim(0, 1.05)

@@ -86,11 +86,12 @@ def render_page(title: str, intro: list[str], sections: list[Section]) -> str:
     """The whole page as a string: title, intro paragraphs, a table of contents, the sections."""
     toc = "".join(f'<li><a href="#s{i}">{esc(s.title)}</a></li>' for i, s in enumerate(sections))
     body = "".join(
-        f'<section id="s{i}"><h2>{esc(s.title)}</h2>{"".join(s.parts)}</section>' for i, s in enumerate(sections)
+        f'<section id="s{i}"><h2>{esc(s.title)}</h2>{"".join(s.parts)}</section>'
+        for i, s in enumerate(sections)
     )
     intro_html = "".join(f"<p>{esc(p)}</p>" for p in intro)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{esc(title)}</h1>{intro_html}<ul>{toc}</ul>{body}</body></html>\n"
     )

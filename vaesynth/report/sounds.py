@@ -52,13 +52,15 @@ def sweep_messages(axis: int, settings: SweepSettings, note: int) -> list:
     return msgs
 
 
-def render_sweep(instrument, axis: int, settings: SweepSettings = SweepSettings()) -> np.ndarray:
+def render_sweep(instrument, axis: int, settings: SweepSettings | None = None) -> np.ndarray:
     """Render one PCA-axis sweep through a fresh Engine. Returns float32 [n_samples] at
-    settings.sample_rate (the note's release tail included). Real-time safe: no (offline)."""
+    settings.sample_rate (the note's release tail included); settings None = SweepSettings().
+    Real-time safe: no (offline)."""
     from vaesynth.synth.controls import Controls
     from vaesynth.synth.engine import Engine
     from vaesynth.synth.offline import render_messages
 
+    settings = settings or SweepSettings()
     if not 0 <= axis < instrument.n_pcs:
         raise ValueError(f"axis must be in 0..{instrument.n_pcs - 1}, got {axis}")
     engine = Engine(settings.sample_rate, polyphony=1, engine=settings.engine)
