@@ -208,6 +208,7 @@ def main() -> int:
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--engine", default="oscbank")
     ap.add_argument("--lead", type=int, default=None, help="soak: serve --lead SAMPLES")
+    ap.add_argument("--margin-ms", type=float, default=None, help="soak: serve --render-margin-ms MS")
     a = ap.parse_args()
     os.environ.setdefault("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
     model = a.model or tiny_model(Path(tempfile.mkdtemp()))
@@ -229,9 +230,11 @@ def main() -> int:
         )
     if not a.skip_soak:
         extra = ["--lead", str(a.lead)] if a.lead else []
+        extra += ["--render-margin-ms", str(a.margin_ms)] if a.margin_ms else []
         print(
             f"\nsoak: {a.minutes:g} min, 8 held notes, 4 PCA knobs at 50 moves/s, {a.engine}, "
-            f"lead {a.lead or 'one block'}"
+            f"lead {a.lead or 'one block'}, "
+            + (f"render {a.margin_ms} ms before each callback" if a.margin_ms else "eager rendering")
         )
         rows, rss0, info, k = soak(model, a.minutes, a.engine, extra)
         print(f"{'t (s)':>8}{'CPU %':>8}{'RSS MiB':>10}")
