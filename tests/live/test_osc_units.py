@@ -70,3 +70,20 @@ def test_serve_without_model_and_without_the_bundled_one_is_a_one_line_error(mon
     assert cli.main(["serve", "--midi-in", "none"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "bundled default model is missing" in err and "--model" in err
+
+
+def test_feedback_registration_takes_ip_addresses_never_host_names(tiny_model):
+    from vaesynth.live.server import ServeOptions, Server
+    from vaesynth.models.instrument import load_instrument
+    from vaesynth.synth.engine import Engine
+
+    server = Server(load_instrument(tiny_model), Engine(48000), ServeOptions(), log=lambda *a: None)
+    sender = ("127.0.0.1", 5555)
+    server._handle_osc("/vaesynth/feedback", ["127.0.0.1", 9001], sender, 0.0)
+    server._handle_osc("/vaesynth/feedback", [9002], sender, 0.0)
+    server._handle_osc("/vaesynth/feedback", ["some.host.name", 9003], sender, 0.0)  # no DNS in the loop
+    server._handle_osc("/vaesynth/feedback", ["127.0.0.1", 70000], sender, 0.0)
+    assert server.feedback.clients == [("127.0.0.1", 9001), ("127.0.0.1", 9002)]
+    assert server.osc_dropped["bad /feedback"] == 2
+    server._handle_osc("/vaesynth/feedback", [0], sender, 0.0)  # port 0: this host stops
+    assert server.feedback.clients == []

@@ -24,7 +24,7 @@ INPUT = {
     PREFIX + "info": ("", "replies to the sender with /vaesynth/info s (a JSON object)"),
     PREFIX + "feedback": (
         "i|si",
-        "extension: send state feedback to the sender's host at port i (or to host s, port i); port 0 stops",
+        "extension: state feedback to the sender's host, port i (or to IP address s, port i); port 0 stops",
     ),
     PREFIX + "learn": (
         "si|s",

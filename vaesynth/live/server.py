@@ -12,6 +12,7 @@ instead of growing memory.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import queue
 import threading
@@ -200,8 +201,14 @@ class Server:
     def _on_feedback(self, args, sender) -> None:
         if len(args) == 1 and _is_int(args[0]) and 0 <= args[0] <= 65535:
             self.feedback.register(sender[0], int(args[0]))
-        elif len(args) == 2 and isinstance(args[0], str) and _is_int(args[1]) and 0 <= args[1] <= 65535:
-            self.feedback.register(args[0][:255], int(args[1]))
+        elif (
+            len(args) == 2
+            and isinstance(args[0], str)
+            and _ip_address(args[0]) is not None
+            and _is_int(args[1])
+            and 0 <= args[1] <= 65535
+        ):
+            self.feedback.register(_ip_address(args[0]), int(args[1]))
         else:
             self.osc_dropped["bad /feedback"] += 1
             return
@@ -314,6 +321,17 @@ class Server:
             "feedback_clients": [f"{h}:{p}" for h, p in self.feedback.clients],
             "uptime_s": round(time.monotonic() - self.started_s, 3),
         }
+
+
+def _ip_address(host: str) -> str | None:
+    """An IP address (or localhost -> 127.0.0.1) as text, else None. Host names are refused on purpose: a DNS
+    lookup could stall the control thread for seconds."""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def _is_int(x) -> bool:
