@@ -80,3 +80,13 @@ def frames_to_show(magnitudes: np.ndarray, n: int = 4) -> np.ndarray:
         audible = np.arange(magnitudes.shape[0])
     pick = np.linspace(0, audible.size - 1, min(n, audible.size)).round().astype(int)
     return audible[np.unique(pick)]
+
+
+def describe_frame(dataset, index: int) -> str:
+    """A short title for one frame: its factors and estimated f0, e.g. "program 0, note 60, f0 262 Hz"."""
+    parts = []
+    if dataset.factors is not None:
+        parts += [f"{n} {v:.3g}" for n, v in zip(dataset.factor_names, dataset.factors[index], strict=True)]
+    if dataset.f0_hz is not None and np.isfinite(dataset.f0_hz[index]):
+        parts.append(f"f0 {dataset.f0_hz[index]:.0f} Hz")
+    return ", ".join(parts) if parts else f"frame {index}"

@@ -210,7 +210,8 @@ def _reconstruction_section(instrument, ds, out, bin_hz, result, data_note) -> S
     f0 = None if ds.f0_hz is None else ds.f0_hz[idx]
     recons = instrument.reconstruct(originals, f0)
     lsd = lsd_db_per_frame(originals, recons)
-    path = figures.reconstructions(originals, recons, bin_hz, out / "reconstructions.png", lsd)
+    names = [analysis.describe_frame(ds, int(i)) for i in idx]
+    path = figures.reconstructions(originals, recons, bin_hz, out / "reconstructions.png", lsd, names)
     result.figures.append(path)
     where = "held-out" if result.metrics and result.metrics["split"] == "held-out" else "evaluation"
     s.figure(

@@ -37,6 +37,23 @@ def to_db(magnitudes: np.ndarray, ref: float | None = None, floor_db: float = FL
     return np.maximum(20 * np.log10(np.maximum(m, 1e-12) / ref), -floor_db)
 
 
+def _log_freq_axis(ax, bin_hz: float, n_bins: int) -> None:
+    """Log frequency in kHz from ~20 Hz (or the first bin) to Nyquist: musical spectra put most of their
+    partials in the lowest octaves, which a linear axis squeezes into a corner."""
+    ax.set_xscale("log")
+    ax.set_xlim(max(bin_hz, 0.02e3) / 1000, (n_bins - 1) * bin_hz / 1000)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
+
+
+def _linear_extent_khz(spectra: np.ndarray, bin_hz: float, within_db: float = 40.0) -> float:
+    """Upper frequency (kHz) for a linear-magnitude plot: 1.2x the highest bin within `within_db` of the peak
+    (the rest is invisible on a linear axis), at most Nyquist."""
+    m = np.abs(np.asarray(spectra)).max(axis=0)
+    loud = np.nonzero(m >= m.max(initial=0.0) * 10 ** (-within_db / 20))[0]
+    nyquist = (m.size - 1) * bin_hz / 1000
+    return nyquist if loud.size == 0 else min(nyquist, 1.2 * (loud[-1] + 1) * bin_hz / 1000)
+
+
 def _grid(n: int, n_cols: int = 4) -> tuple[int, int]:
     n_cols = max(1, min(n_cols, n))
     return int(math.ceil(n / n_cols)), n_cols
@@ -68,33 +85,42 @@ def training_curves(history: dict, path) -> Path:
 
 
 def reconstructions(
-    originals: np.ndarray, recons: np.ndarray, bin_hz: float, path, lsd_db: Sequence[float] | None = None
+    originals: np.ndarray,
+    recons: np.ndarray,
+    bin_hz: float,
+    path,
+    lsd_db: Sequence[float] | None = None,
+    names: Sequence[str] | None = None,
 ) -> Path:
-    """Original vs reconstructed frames, one row per frame: linear magnitude (left) and dB re the original's
-    peak (right). originals, recons: [n_frames, n_bins] linear; bin_hz: Hz per bin; lsd_db: per-frame LSD
-    for the titles."""
+    """Original vs reconstructed frames, one row per frame: linear magnitude on a linear frequency axis
+    (left) and dB re the original's peak on a log frequency axis (right). originals, recons: [n_frames,
+    n_bins] linear; bin_hz: Hz per bin; lsd_db: per-frame LSD and names (what each frame is: factors,
+    pitch) for the titles."""
     originals, recons = np.asarray(originals), np.asarray(recons)
     n = originals.shape[0]
     freqs_khz = np.arange(originals.shape[1]) * bin_hz / 1000
     fig, axes = plt.subplots(n, 2, figsize=(12, 2.4 * n), squeeze=False, layout="constrained")
     for i in range(n):
         ref = float(np.abs(originals[i]).max(initial=0.0))
-        title = f"frame {i + 1}" + (f" (LSD {lsd_db[i]:.1f} dB)" if lsd_db is not None else "")
+        title = names[i] if names is not None else f"frame {i + 1}"
+        title += f" (LSD {lsd_db[i]:.1f} dB)" if lsd_db is not None else ""
         lin, db = axes[i]
         lin.plot(freqs_khz, originals[i], lw=1, label="original")
         lin.plot(freqs_khz, recons[i], lw=1, alpha=0.8, label="reconstruction")
         lin.set_title(title + ", linear", fontsize=9)
         lin.set_ylabel("magnitude")
+        lin.set_xlim(0, _linear_extent_khz(np.stack([originals[i], recons[i]]), bin_hz))
         db.plot(freqs_khz, to_db(originals[i], ref), lw=1, label="original")
         db.plot(freqs_khz, to_db(recons[i], ref), lw=1, alpha=0.8, label="reconstruction")
         db.set_title(title + ", dB re original peak", fontsize=9)
         db.set_ylabel("dB")
+        _log_freq_axis(db, bin_hz, originals.shape[1])
         for ax in (lin, db):
             ax.grid(alpha=0.3)
         if i == 0:
             lin.legend(fontsize=8)
-    for ax in axes[-1]:
-        ax.set_xlabel("frequency (kHz)")
+    axes[-1, 0].set_xlabel("frequency (kHz)")
+    axes[-1, 1].set_xlabel("frequency (kHz, log)")
     return _save(fig, path)
 
 
@@ -108,10 +134,10 @@ def traversal_grid(
     n_cols: int = 4,
 ) -> Path:
     """One panel per axis: the spectra decoded as that axis moves through `values`, overlaid, coloured from
-    blue (lowest value) to red (highest). spectra: [n_axes, n_values, n_bins] linear magnitudes; values:
-    [n_values] axis positions; labels: one per axis. dB are relative to each panel's peak (a level change
-    along the axis shows within a panel; quiet decodes are not pushed under the floor). n_cols: panels per
-    row."""
+    blue (lowest value) to red (highest), on a log frequency axis. spectra: [n_axes, n_values, n_bins]
+    linear magnitudes; values: [n_values] axis positions; labels: one per axis. dB are relative to each
+    panel's peak (a level change along the axis shows within a panel; quiet decodes are not pushed under
+    the floor). n_cols: panels per row."""
     spectra = np.asarray(spectra)
     n_axes, n_values = spectra.shape[:2]
     freqs_khz = np.arange(spectra.shape[2]) * bin_hz / 1000
@@ -131,10 +157,11 @@ def traversal_grid(
             ax.plot(freqs_khz, to_db(spectra[a, j], ref), lw=0.9, color=cmap(norm(values[j])))
         ax.set_title(labels[a], fontsize=9)
         ax.set_ylim(-FLOOR_DB - 2, 3)
+        _log_freq_axis(ax, bin_hz, spectra.shape[2])
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)
     for ax in axes[-1]:
-        ax.set_xlabel("kHz", fontsize=8)
+        ax.set_xlabel("frequency (kHz, log)", fontsize=8)
     for ax in axes[:, 0]:
         ax.set_ylabel("dB", fontsize=8)
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.8)
