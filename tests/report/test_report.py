@@ -256,3 +256,32 @@ def test_report_compare_puts_models_side_by_side(report, trained, tmp_path, caps
     assert sum("traversal_pca_" in s for s in page.imgs) == 2 and len(page.audios) == 2
     for src in page.imgs + page.audios:
         assert (out / src).is_file()
+
+
+def test_unique_labels_tell_same_named_checkpoints_apart():
+    from vaesynth.report.compare import unique_labels
+
+    assert unique_labels(["runs/a.pt", "runs/b.pt"]) == ["a", "b"]
+    assert unique_labels(["seed1/model.pt", "seed2/model.pt", "x/other.pt"]) == [
+        "seed1-model",
+        "seed2-model",
+        "other",
+    ]
+    # Same folder name and stem twice: numbered; odd characters never reach a file name.
+    assert unique_labels(["a/m.pt", "b/a/m.pt", "c d/n&.pt"]) == ["a-m-1", "a-m-2", "n_"]
+
+
+def test_report_on_other_data_uses_all_its_frames(trained, tmp_path):
+    from vaesynth.datasets import load_dataset
+    from vaesynth.models.instrument import load_instrument
+    from vaesynth.training.evaluation import evaluate
+
+    other = write_npz(tmp_path, name="other.npz", n_sounds=6, seed=7)
+    out = tmp_path / "out"
+    args = ["report", "--model", str(trained[1]), "--out", str(out), "--data", str(other)]
+    assert cli.main([*args, "--sweep-seconds", "0.2", "--quiet"]) == 0
+    saved = json.loads((out / "metrics.json").read_text())
+    reference = evaluate(load_instrument(trained[1], num_threads=None), load_dataset(str(other)))
+    assert saved["split"] == "all" and saved["n_frames"] == 48
+    assert saved["lsd_db"] == pytest.approx(reference["lsd_db"], rel=1e-6)
+    assert saved["mig"] == pytest.approx(reference["mig"], rel=1e-6)

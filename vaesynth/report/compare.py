@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vaesynth.errors import UserError
 from vaesynth.report import analysis, figures, tables
 from vaesynth.report.build import _Progress, eval_result, prepare_out_dir, select_data
 from vaesynth.report.html import Section, write_page
@@ -62,7 +63,12 @@ def build_comparison(
     bar = _Progress(3 * len(instruments) + 1, progress)
     try:
         for label, inst in zip(result.labels, instruments, strict=True):
-            selection, note = select_data(inst, data, progress=False)
+            try:
+                selection, note = select_data(inst, data, progress=False)
+            except UserError as e:  # --data that fits one model's analysis and not another's
+                if data is None:
+                    raise
+                selection, note = None, f"--data {data!r} does not fit this model ({e})"
             if selection is None:
                 result.metrics[label] = None
                 result.notes.append(f"{label}: {note}")
