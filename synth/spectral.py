@@ -14,14 +14,22 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy.signal import get_window
 
 from vaesynth.synth.config import SpectralConfig
 
 
+def window(name: str, n: int) -> np.ndarray:
+    """Periodic window `name` (a scipy.signal.get_window name) of n samples, float64.
+
+    scipy.signal is imported here, not at module level: it costs about a second at start-up (serve)."""
+    from scipy.signal import get_window
+
+    return get_window(name, n, fftbins=True).astype(np.float64)
+
+
 def analysis_window(config: SpectralConfig) -> np.ndarray:
     """Periodic analysis window [n_fft], float64."""
-    return get_window(config.window, config.n_fft, fftbins=True).astype(np.float64)
+    return window(config.window, config.n_fft)
 
 
 def n_frames_for(n_samples: int, config: SpectralConfig) -> int:
@@ -243,7 +251,7 @@ def _cqt_filter_spectra(sample_rate: float, fmin_hz: float, n_bins: int, bins_pe
         if hi - lo > n_pos // 8:
             # Short filter, wide support: one FFT of the circularly placed filter beats evaluating the
             # closed form (a dozen transcendentals per bin) over most of the spectrum. Same samples.
-            w = get_window("hann", n, fftbins=True)
+            w = window("hann", n)
             buf = np.zeros(n_fft, dtype=np.complex128)
             buf[j.astype(np.int64) % n_fft] = w * np.exp(2j * np.pi * f_hz * j / sample_rate) / np.sum(w)
             values = np.fft.fft(buf)[lo:hi]

@@ -10,11 +10,11 @@ send and at least 1/max_rate_hz after it. Messages (vaesynth/live/addresses.py F
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import get_window
 
 from vaesynth.live.osc import encode_message
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.controls import PREFIX
+from vaesynth.synth.spectral import window
 
 N_BANDS = 64
 FLOOR_DB = -100.0
@@ -33,7 +33,7 @@ class SpectrumBands:
         # every band covers at least one bin (low bands of small FFTs share bins)
         self.lo = edges[:-1]
         self.hi = np.maximum(edges[1:], self.lo + 1)
-        self.full_scale = float(get_window(config.window, config.n_fft, fftbins=True).sum() / 2)
+        self.full_scale = float(window(config.window, config.n_fft).sum() / 2)
 
     def __call__(self, mags: np.ndarray) -> np.ndarray:
         m = np.asarray(mags, np.float64)
