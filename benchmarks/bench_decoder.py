@@ -45,22 +45,31 @@ def main() -> None:
         z = torch.randn(1, cfg.latent_dim)
         z_np = z[0].numpy().copy()
 
-        def torch_decode():
+        def torch_decode(model=model, z=z):
             with torch.inference_mode():
                 model.decode(z)
 
         rows.append((arch, "torch decode -> spectrum", *timings_us(torch_decode, args.calls)))
         if arch == "harmonic":
-            def torch_controls():
+
+            def torch_controls(model=model, z=z):
                 with torch.inference_mode():
                     model.controls(z)
+
             rows.append((arch, "torch controls (partials)", *timings_us(torch_controls, args.calls)))
         if arch != "conv":
             fast = FastDecoder(model)
-            rows.append((arch, "fast decode -> spectrum", *timings_us(lambda: fast.decode(z_np), args.calls)))
+            rows.append(
+                (arch, "fast decode -> spectrum", *timings_us(lambda f=fast, v=z_np: f.decode(v), args.calls))
+            )
             if arch == "harmonic":
-                rows.append((arch, "fast controls (partials)",
-                             *timings_us(lambda: fast.controls(z_np), args.calls)))
+                rows.append(
+                    (
+                        arch,
+                        "fast controls (partials)",
+                        *timings_us(lambda f=fast, v=z_np: f.controls(v), args.calls),
+                    )
+                )
     print(f"one latent vector, n_bins {args.n_bins}, latent_dim {args.latent_dim}, torch threads 1")
     print(f"{'arch':<10} {'path':<28} {'median us':>10} {'p99 us':>10}")
     for arch, path, med, p99 in rows:

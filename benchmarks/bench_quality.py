@@ -43,12 +43,27 @@ def prepare(spec: str, size: int | None, seed: int, val_fraction: float):
 
 def model_config(ds, train, **overrides) -> ModelConfig:
     c = ds.config
-    return ModelConfig(n_bins=c.n_bins, n_fft=c.n_fft, sample_rate=c.sample_rate, window=c.window,
-                       f_ref_hz=choose_f_ref_hz(train.f0_hz), **overrides)
+    return ModelConfig(
+        n_bins=c.n_bins,
+        n_fft=c.n_fft,
+        sample_rate=c.sample_rate,
+        window=c.window,
+        f_ref_hz=choose_f_ref_hz(train.f0_hz),
+        **overrides,
+    )
 
 
-def train(cfg: ModelConfig, codec: FrameCodec, train_ds, seconds: float, batch: int, lr: float, seed: int,
-          max_steps: int | None = None, log_every: float = 30.0):
+def train(
+    cfg: ModelConfig,
+    codec: FrameCodec,
+    train_ds,
+    seconds: float,
+    batch: int,
+    lr: float,
+    seed: int,
+    max_steps: int | None = None,
+    log_every: float = 30.0,
+):
     """Adam with cosine decay to lr/20 over the time budget. Returns (model, steps, seconds used)."""
     torch.manual_seed(seed)
     x, cond = codec.to_model(train_ds.magnitudes, train_ds.f0_hz)
@@ -75,8 +90,11 @@ def train(cfg: ModelConfig, codec: FrameCodec, train_ds, seconds: float, batch: 
         step += 1
         if elapsed > next_log:
             next_log += log_every
-            print(f"    {elapsed:6.0f}s step {step:6d} loss {out['loss'].item():10.2f} "
-                  f"kl {out['kl'].item():6.2f}", flush=True)
+            print(
+                f"    {elapsed:6.0f}s step {step:6d} loss {out['loss'].item():10.2f} "
+                f"kl {out['kl'].item():6.2f}",
+                flush=True,
+            )
     return model.eval(), step, time.perf_counter() - t0
 
 
@@ -86,16 +104,20 @@ def evaluate(model, codec: FrameCodec, val_ds, batch: int = 1024) -> dict:
     x, cond = codec.to_model(val_ds.magnitudes, val_ds.f0_hz)
     mus, logvars, x_hats = [], [], []
     for i in range(0, len(x), batch):
-        xb = torch.from_numpy(x[i:i + batch])
-        cb = None if cond is None else torch.from_numpy(cond[i:i + batch])
+        xb = torch.from_numpy(x[i : i + batch])
+        cb = None if cond is None else torch.from_numpy(cond[i : i + batch])
         mu, logvar = model.encode(xb, cb)
         mus.append(mu.numpy())
         logvars.append(logvar.numpy())
         x_hats.append(model.decode(mu, cb).numpy())
     mu, logvar = np.concatenate(mus), np.concatenate(logvars)
     est = codec.to_magnitudes(np.concatenate(x_hats), val_ds.f0_hz)
-    out = {"lsd_db": lsd_db(val_ds.magnitudes, est), "sc": spectral_convergence(val_ds.magnitudes, est),
-           "kl": float(np.sum(kl_per_dim(mu, logvar))), "active_units": int(active_units(mu))}
+    out = {
+        "lsd_db": lsd_db(val_ds.magnitudes, est),
+        "sc": spectral_convergence(val_ds.magnitudes, est),
+        "kl": float(np.sum(kl_per_dim(mu, logvar))),
+        "active_units": int(active_units(mu)),
+    }
     if val_ds.factors is not None:
         m, per = mig(mu, val_ds.factors)
         out["mig"], out["mig_per_factor"] = m, per
@@ -106,21 +128,27 @@ def run(label, ds, train_ds, val_ds, overrides, args) -> dict:
     cfg = model_config(ds, train_ds, **overrides)
     codec = FrameCodec.fit(train_ds.magnitudes, train_ds.f0_hz, cfg, ds.config.sample_rate, ds.config.n_fft)
     print(f"  {label}: {overrides}", flush=True)
-    model, steps, used = train(cfg, codec, train_ds, args.seconds, args.batch, args.lr, args.seed,
-                               args.max_steps)
+    model, steps, used = train(
+        cfg, codec, train_ds, args.seconds, args.batch, args.lr, args.seed, args.max_steps
+    )
     res = evaluate(model, codec, val_ds)
     res.update(label=label, steps=steps, steps_per_s=steps / used, seconds=used)
     if args.save:
-        torch.save({"config": cfg.to_dict(), "codec": codec.state_dict(), "state": model.state_dict()},
-                   f"{args.save}_{label}.pt")
+        torch.save(
+            {"config": cfg.to_dict(), "codec": codec.state_dict(), "state": model.state_dict()},
+            f"{args.save}_{label}.pt",
+        )
     print(f"  -> {fmt(res)}", flush=True)
     return res
 
 
 def fmt(r: dict) -> str:
     mig_s = f"{r['mig']:.3f}" if "mig" in r else "  -  "
-    return (f"{r['label']:<22} {r['lsd_db']:7.2f} {r['sc']:7.3f} {r['kl']:7.2f} {r['active_units']:4d} {mig_s:>6} "
-            f"{r['steps']:7d} {r['steps_per_s']:6.1f}")
+    return (
+        f"{r['label']:<22} {r['lsd_db']:7.2f} {r['sc']:7.3f} {r['kl']:7.2f} {r['active_units']:4d} "
+        f"{mig_s:>6} "
+        f"{r['steps']:7d} {r['steps_per_s']:6.1f}"
+    )
 
 
 def table(title: str, rows: list[dict], factor_names: list[str]) -> None:
@@ -137,10 +165,14 @@ def table(title: str, rows: list[dict], factor_names: list[str]) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="toy:additive4")
-    p.add_argument("--size", type=int, default=None, help="dataset size (sounds/notes); default the set's own")
+    p.add_argument(
+        "--size", type=int, default=None, help="dataset size (sounds/notes); default the set's own"
+    )
     p.add_argument("--seconds", type=float, default=600.0, help="training budget per run")
     p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--archs", default="mlp400,harmonic", help="comma list; mlp400 runs as seed 001's baseline")
+    p.add_argument(
+        "--archs", default="mlp400,harmonic", help="comma list; mlp400 runs as seed 001's baseline"
+    )
     p.add_argument("--betas", default="1,2,4,8", help="beta sweep of --sweep-arch; empty = none")
     p.add_argument("--sweep-arch", default="harmonic")
     p.add_argument("--latent-dim", type=int, default=8)
@@ -150,8 +182,13 @@ def main() -> None:
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--save", default="", help="path prefix to save each trained model (.pt)")
     p.add_argument("--quick", action="store_true", help="60 s per run, 4000 sounds, betas 1 and 4")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="ModelConfig override for every run (JSON value), e.g. --set pitch_mode='\"condition\"'")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="ModelConfig override for every run (JSON value), e.g. --set pitch_mode='\"condition\"'",
+    )
     args = p.parse_args()
     if args.quick:
         args.seconds = min(args.seconds, 60.0)
@@ -159,8 +196,11 @@ def main() -> None:
         args.betas = "1,4" if args.betas == "1,2,4,8" else args.betas
     torch.set_num_threads(1)  # measured: on the shared 2-core machine one thread is fastest
     ds, train_ds, val_ds = prepare(args.data, args.size, args.seed, args.val_fraction)
-    print(f"{args.data}: {train_ds.n_frames} training / {val_ds.n_frames} held-out frames, "
-          f"{args.seconds:.0f} s per run", flush=True)
+    print(
+        f"{args.data}: {train_ds.n_frames} training / {val_ds.n_frames} held-out frames, "
+        f"{args.seconds:.0f} s per run",
+        flush=True,
+    )
     extra = {}
     for item in args.set:
         key, _, value = item.partition("=")

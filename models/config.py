@@ -90,8 +90,9 @@ class ModelConfig:
         if self.pitch_mode not in PITCH_MODES:
             raise ValueError(f"pitch_mode must be one of {', '.join(PITCH_MODES)}, got {self.pitch_mode!r}")
         if self.representation not in REPRESENTATIONS:
-            raise ValueError(f"representation must be one of {', '.join(REPRESENTATIONS)}, "
-                             f"got {self.representation!r}")
+            raise ValueError(
+                f"representation must be one of {', '.join(REPRESENTATIONS)}, got {self.representation!r}"
+            )
         if self.n_bins < 8:
             raise ValueError(f"n_bins must be >= 8, got {self.n_bins}")
         if self.n_fft != 2 * (self.n_bins - 1):

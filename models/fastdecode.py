@@ -15,8 +15,13 @@ import numpy as np
 from numba import njit
 from torch import nn
 
-from vaesynth.models.harmonic import KERNEL_HALF_WIDTH_BINS, KERNEL_OVERSAMPLE, LOBE_SCALE_RANGE, MAX_INHARMONICITY
-from vaesynth.models.harmonic import POWER_EPS
+from vaesynth.models.harmonic import (
+    KERNEL_HALF_WIDTH_BINS,
+    KERNEL_OVERSAMPLE,
+    LOBE_SCALE_RANGE,
+    MAX_INHARMONICITY,
+    POWER_EPS,
+)
 
 LEAKY_SLOPE = 0.01  # nn.LeakyReLU's default, what HarmonicDecoder's trunk uses
 
@@ -29,8 +34,13 @@ def _layers(seq: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray, str]]:
         if isinstance(m, nn.Linear):
             nxt = mods[i + 1] if i + 1 < len(mods) else None
             act = "relu" if isinstance(nxt, nn.ReLU) else "leaky" if isinstance(nxt, nn.LeakyReLU) else "none"
-            out.append((m.weight.detach().numpy().astype(np.float32).copy(),
-                        m.bias.detach().numpy().astype(np.float32).copy(), act))
+            out.append(
+                (
+                    m.weight.detach().numpy().astype(np.float32).copy(),
+                    m.bias.detach().numpy().astype(np.float32).copy(),
+                    act,
+                )
+            )
     return out
 
 
@@ -112,7 +122,7 @@ class FastDecoder:
         cfg = self.cfg
         self._z[: cfg.latent_dim] = z
         if cfg.n_cond:
-            self._z[cfg.latent_dim:] = 0.0 if cond is None else cond
+            self._z[cfg.latent_dim :] = 0.0 if cond is None else cond
         h = self._mlp(self.layers, self._z)
         db = cfg.db_range
         amps_db = db * (self.amp[0] @ h + self.amp[1] - 1.0)
@@ -126,8 +136,14 @@ class FastDecoder:
         detune = cfg.detune_cents * math.tanh(float(shape[2]))
         if cfg.detune_cents > 0:
             ratio *= 2.0 ** (detune / 1200.0)
-        return {"amps_db": amps_db.astype(np.float64), "inharmonicity": b, "lobe_scale": lobe,
-                "noise_db": noise_db, "f0_ratio": ratio, "detune_cents": detune}
+        return {
+            "amps_db": amps_db.astype(np.float64),
+            "inharmonicity": b,
+            "lobe_scale": lobe,
+            "noise_db": noise_db,
+            "f0_ratio": ratio,
+            "detune_cents": detune,
+        }
 
     def decode(self, z: np.ndarray, cond: np.ndarray | None = None) -> np.ndarray:
         """z [latent_dim] (cond [n_cond]) -> model-space frame [n_bins] float32 (a view of self.out).
@@ -136,15 +152,18 @@ class FastDecoder:
         if self.arch != "harmonic":
             self._z[: cfg.latent_dim] = z
             if cfg.n_cond:
-                self._z[cfg.latent_dim:] = 0.0 if cond is None else cond
+                self._z[cfg.latent_dim :] = 0.0 if cond is None else cond
             y = self._mlp(self.layers, self._z)
             if cfg.likelihood == "bernoulli":
                 y = 1.0 / (1.0 + np.exp(-y))
             self.out[:] = y
             return self.out
         c = self.controls(z, cond)
-        freqs = self.k * (cfg.f_ref_hz * c["f0_ratio"]) * np.sqrt(1.0 + (self.k * self.k - 1.0)
-                                                                   * c["inharmonicity"])
+        freqs = (
+            self.k
+            * (cfg.f_ref_hz * c["f0_ratio"])
+            * np.sqrt(1.0 + (self.k * self.k - 1.0) * c["inharmonicity"])
+        )
         pos = np.where(freqs < 0.5 * cfg.sample_rate, freqs / self.bin_hz, -1.0)
         np.power(10.0, (c["noise_db"] @ self.noise_interp) / 10.0, out=self._noise_power)
         render_partials_kernel(c["amps_db"], pos, c["lobe_scale"], self.kernel, self._noise_power, self._mag)

@@ -64,8 +64,14 @@ class FrameCodec:
         self.clip_upper = bool(clip_upper)
 
     @classmethod
-    def fit(cls, magnitudes: np.ndarray, f0_hz: np.ndarray | None, cfg: ModelConfig,
-            sample_rate: int | None = None, n_fft: int | None = None) -> "FrameCodec":
+    def fit(
+        cls,
+        magnitudes: np.ndarray,
+        f0_hz: np.ndarray | None,
+        cfg: ModelConfig,
+        sample_rate: int | None = None,
+        n_fft: int | None = None,
+    ) -> "FrameCodec":
         """Fit on TRAINING frames: magnitudes [N, n_bins] linear, f0_hz [N] Hz (NaN unknown) or None.
 
         The reference level is the loudest (pitch-normalised) training bin.
@@ -121,10 +127,20 @@ class FrameCodec:
         return mags
 
     def state_dict(self) -> dict:
-        return {"ref_db": float(self.ref_db), "db_range": float(self.db_range), "pitch_mode": self.pitch_mode,
-                "f_ref_hz": self.f_ref_hz, "clip_upper": self.clip_upper}
+        return {
+            "ref_db": float(self.ref_db),
+            "db_range": float(self.db_range),
+            "pitch_mode": self.pitch_mode,
+            "f_ref_hz": self.f_ref_hz,
+            "clip_upper": self.clip_upper,
+        }
 
     @classmethod
     def from_state(cls, d: dict) -> "FrameCodec":
-        return cls(float(d["ref_db"]), float(d["db_range"]), str(d["pitch_mode"]), float(d["f_ref_hz"]),
-                   bool(d["clip_upper"]))
+        return cls(
+            float(d["ref_db"]),
+            float(d["db_range"]),
+            str(d["pitch_mode"]),
+            float(d["f_ref_hz"]),
+            bool(d["clip_upper"]),
+        )

@@ -7,9 +7,9 @@ and first side lobes) is fixed physics, so a sharp peak costs one number. The sa
 oscillator bank exactly (`controls`).
 
 Partial k (1-based) sits at f_k = k · f0 · sqrt(1 + (k² - 1) · B), f0 = f_ref_hz (× 2**cond in "condition"
-mode, × a fine detune within ± cfg.detune_cents), and is drawn as amplitude_k · |W((bin - f_k / bin_hz) / s)| /
-|W(0)|, W the DTFT of the analysis window (tabulated), s a lobe-width factor. Partials at or above Nyquist are
-silent. Partials and noise add in power. The noise envelope is n_noise_bands dB values interpolated over
+mode, × a fine detune within ± cfg.detune_cents), and is drawn as
+amplitude_k · |W((bin - f_k / bin_hz) / s)| / |W(0)|, W the DTFT of the analysis window (tabulated), s a
+lobe-width factor. Partials at or above Nyquist are silent. Partials and noise add in power. The noise envelope is n_noise_bands dB values interpolated over
 mel-spaced band centres. Magnitudes are relative to the training set's reference level (0 dB).
 
 The reconstruction gradient w.r.t. B (and detune) only exists while partials overlap their targets, so a
@@ -25,7 +25,6 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.signal import get_window
 from torch import nn
 
 from vaesynth.models.config import ModelConfig
@@ -34,17 +33,23 @@ from vaesynth.models.networks import mlp
 MAX_INHARMONICITY = 0.01  # B above this is not a pitched instrument (piano bass strings reach ~1e-3)
 KERNEL_HALF_WIDTH_BINS = 4.5  # main lobe (±2 bins for hann) and the first two side lobes (-31, -41 dB)
 KERNEL_OVERSAMPLE = 64  # table points per bin
-LOBE_SCALE_RANGE = (0.5, 2.0)
-POWER_EPS = 1e-20  # keeps d sqrt / d power finite at silence  # pitch normalisation stretches lobes by f_ref/f0; the net may widen them
+LOBE_SCALE_RANGE = (0.5, 2.0)  # real notes' lobes widen (vibrato, normalised pitch); the net may follow them
+POWER_EPS = 1e-20  # keeps d sqrt / d power finite at silence
 
 
-def window_kernel_table(window: str, n_fft: int, half_width_bins: float = KERNEL_HALF_WIDTH_BINS,
-                        oversample: int = KERNEL_OVERSAMPLE) -> np.ndarray:
+def window_kernel_table(
+    window: str,
+    n_fft: int,
+    half_width_bins: float = KERNEL_HALF_WIDTH_BINS,
+    oversample: int = KERNEL_OVERSAMPLE,
+) -> np.ndarray:
     """|W(δ)| / |W(0)| for δ = 0, 1/oversample, ..., half_width_bins (bins), W the window's DTFT.
 
     Returns float32 [half_width_bins * oversample + 2] (one guard point for interpolation).
     Real-time safe: no (allocates; called once).
     """
+    from scipy.signal import get_window  # here, not at module level: scipy costs ~1 s at serve start-up
+
     win = get_window(window, n_fft, fftbins=True)
     n_points = int(half_width_bins * oversample) + 2
     spec = np.abs(np.fft.rfft(win, n=n_fft * oversample))[:n_points]
@@ -54,8 +59,10 @@ def window_kernel_table(window: str, n_fft: int, half_width_bins: float = KERNEL
 def mel_interpolation(n_bands: int, n_bins: int, sample_rate: int) -> np.ndarray:
     """[n_bands, n_bins] weights that linearly interpolate band values (centres mel-spaced from 0 Hz to
     Nyquist) onto FFT bins; each column sums to 1."""
+
     def hz_to_mel(f):
         return 2595.0 * np.log10(1.0 + f / 700.0)
+
     nyq = sample_rate / 2
     centres_mel = np.linspace(0.0, hz_to_mel(nyq), n_bands)
     bins_mel = hz_to_mel(np.linspace(0.0, nyq, n_bins))
@@ -82,8 +89,9 @@ class HarmonicDecoder(nn.Module):
         self.n_bins = cfg.n_bins
         self.bin_hz = cfg.sample_rate / cfg.n_fft
         hidden = cfg.hidden_sizes
-        self.trunk = mlp([cfg.latent_dim + cfg.n_cond, *reversed(hidden)], activation=nn.LeakyReLU,
-                         last_activation=True)
+        self.trunk = mlp(
+            [cfg.latent_dim + cfg.n_cond, *reversed(hidden)], activation=nn.LeakyReLU, last_activation=True
+        )
         h = hidden[0]
         self.amp_head = nn.Linear(h, self.n_partials)
         self.noise_head = nn.Linear(h, cfg.n_noise_bands)
@@ -94,8 +102,10 @@ class HarmonicDecoder(nn.Module):
             self.noise_head.bias.fill_(0.125)
             self.shape_head.bias.copy_(torch.tensor([-6.0, 0.0, 0.0]))
         self.register_buffer("kernel", torch.from_numpy(window_kernel_table(cfg.window, cfg.n_fft)))
-        self.register_buffer("noise_interp", torch.from_numpy(
-            mel_interpolation(cfg.n_noise_bands, cfg.n_bins, cfg.sample_rate)))
+        self.register_buffer(
+            "noise_interp",
+            torch.from_numpy(mel_interpolation(cfg.n_noise_bands, cfg.n_bins, cfg.sample_rate)),
+        )
         self.register_buffer("k", torch.arange(1, self.n_partials + 1, dtype=torch.float32))
         max_scale = LOBE_SCALE_RANGE[1]
         self.reach = int(math.ceil(KERNEL_HALF_WIDTH_BINS * max_scale))
@@ -125,8 +135,14 @@ class HarmonicDecoder(nn.Module):
         detune_cents = self.cfg.detune_cents * torch.tanh(shape[:, 2])
         if self.cfg.detune_cents > 0:
             f0_ratio = f0_ratio * torch.exp2(detune_cents / 1200.0)
-        return {"amps_db": amps_db, "inharmonicity": inharmonicity, "lobe_scale": lobe_scale,
-                "noise_db": noise_db, "f0_ratio": f0_ratio, "detune_cents": detune_cents}
+        return {
+            "amps_db": amps_db,
+            "inharmonicity": inharmonicity,
+            "lobe_scale": lobe_scale,
+            "noise_db": noise_db,
+            "f0_ratio": f0_ratio,
+            "detune_cents": detune_cents,
+        }
 
     def partial_freqs_hz(self, inharmonicity: torch.Tensor, f0_ratio: torch.Tensor) -> torch.Tensor:
         """[B, K] partial frequencies in Hz."""
@@ -195,7 +211,9 @@ COMB_PARTIALS = 40
 
 
 @torch.no_grad()
-def estimate_comb(x: torch.Tensor, f0_ratio: torch.Tensor, cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def estimate_comb(
+    x: torch.Tensor, f0_ratio: torch.Tensor, cfg: ModelConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Analysis-side estimate of (B, detune) for model-space frames x [B, n_bins]: the stiff-string comb
     k·f0·2**(cents/1200)·sqrt(1+(k²-1)B), k ≤ COMB_PARTIALS, that collects the most log-magnitude, searched
     on successively finer grids (COMB_STAGES). f0 = f_ref_hz · f0_ratio [B]; detune within
@@ -217,10 +235,12 @@ def estimate_comb(x: torch.Tensor, f0_ratio: torch.Tensor, cfg: ModelConfig) -> 
         if b_half is None:
             b_grid = torch.linspace(0.0, MAX_INHARMONICITY, n_b, dtype=x.dtype, device=x.device).expand(n, -1)
         else:
-            b_grid = (b_best[:, None] + torch.linspace(-b_half, b_half, n_b, dtype=x.dtype, device=x.device))
+            b_grid = b_best[:, None] + torch.linspace(-b_half, b_half, n_b, dtype=x.dtype, device=x.device)
             b_grid = b_grid.clamp(0.0, MAX_INHARMONICITY)
         if span_cents > 0 and n_c > 1:
-            c_grid = c_best[:, None] + torch.linspace(-span_cents, span_cents, n_c, dtype=x.dtype, device=x.device)
+            c_grid = c_best[:, None] + torch.linspace(
+                -span_cents, span_cents, n_c, dtype=x.dtype, device=x.device
+            )
             c_grid = c_grid.clamp(-cfg.detune_cents, cfg.detune_cents)
             span_cents = 2.0 * span_cents / (n_c - 1)  # the next stage searches ± one step of this one
         else:

@@ -62,8 +62,9 @@ class ConvEncoder(nn.Module):
             c_in = c
             length = (length - 1) // 2 + 1
         self.conv = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Linear(c_in * length + n_cond, 256), nn.LeakyReLU(0.2),
-                                  nn.Linear(256, 2 * latent_dim))
+        self.head = nn.Sequential(
+            nn.Linear(c_in * length + n_cond, 256), nn.LeakyReLU(0.2), nn.Linear(256, 2 * latent_dim)
+        )
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None):
         h = self.conv(x.unsqueeze(1)).flatten(1)
@@ -82,8 +83,12 @@ class ConvDecoder(nn.Module):
         chans = list(reversed(hidden))
         self.l0 = math.ceil(n_bins / 2 ** len(hidden))
         self.c0 = chans[0]
-        self.fc = nn.Sequential(nn.Linear(latent_dim + n_cond, 256), nn.LeakyReLU(0.2),
-                                nn.Linear(256, self.c0 * self.l0), nn.LeakyReLU(0.2))
+        self.fc = nn.Sequential(
+            nn.Linear(latent_dim + n_cond, 256),
+            nn.LeakyReLU(0.2),
+            nn.Linear(256, self.c0 * self.l0),
+            nn.LeakyReLU(0.2),
+        )
         layers: list[nn.Module] = []
         for i, c in enumerate(chans):
             c_out = chans[i + 1] if i + 1 < len(chans) else chans[-1]

@@ -72,7 +72,9 @@ class BetaVAE(nn.Module):
     def controls(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> dict:
         """Synthesis controls (partials, inharmonicity, noise) for the harmonic arch; see HarmonicDecoder."""
         if self.cfg.arch != "harmonic":
-            raise ValueError(f"arch {self.cfg.arch!r} has no parametric controls; decode() gives its spectrum")
+            raise ValueError(
+                f"arch {self.cfg.arch!r} has no parametric controls; decode() gives its spectrum"
+            )
         return self.decoder.controls(z, self._check_cond(cond))
 
     def recon_nll(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
@@ -133,8 +135,14 @@ class BetaVAE(nn.Module):
         kl = kl_per_dim.sum()
         kl_term = torch.clamp(kl_per_dim, min=self.cfg.free_bits).sum() if self.cfg.free_bits > 0 else kl
         loss = recon + beta * kl_term + self.cfg.sc_weight * spectral + self.cfg.inharmonicity_guide * guide
-        return {"loss": loss, "recon": recon, "kl": kl, "kl_per_dim": kl_per_dim, "spectral": spectral,
-                "guide": guide}
+        return {
+            "loss": loss,
+            "recon": recon,
+            "kl": kl,
+            "kl_per_dim": kl_per_dim,
+            "spectral": spectral,
+            "guide": guide,
+        }
 
     def beta_at(self, step: int) -> float:
         """KL weight at optimiser step `step`: linear warm-up from 0 to cfg.beta over cfg.warmup_steps."""

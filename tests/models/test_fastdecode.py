@@ -22,8 +22,15 @@ def _one_thread():
 def perturbed_model(**kw):
     """A model whose weights are away from their initial values (biases included), in eval mode."""
     torch.manual_seed(0)
-    base = dict(n_bins=257, n_fft=512, sample_rate=16000, f_ref_hz=200.0, latent_dim=4, hidden=(48, 32),
-                n_noise_bands=8)
+    base = dict(
+        n_bins=257,
+        n_fft=512,
+        sample_rate=16000,
+        f_ref_hz=200.0,
+        latent_dim=4,
+        hidden=(48, 32),
+        n_noise_bands=8,
+    )
     cfg = ModelConfig(**{**base, **kw})
     model = build_model(cfg).eval()
     with torch.no_grad():
@@ -32,15 +39,18 @@ def perturbed_model(**kw):
     return model
 
 
-@pytest.mark.parametrize("kw", [
-    {"arch": "harmonic"},
-    {"arch": "harmonic", "pitch_mode": "condition"},
-    {"arch": "harmonic", "pitch_mode": "condition", "detune_cents": 30.0},
-    {"arch": "harmonic", "likelihood": "bernoulli"},
-    {"arch": "mlp"},
-    {"arch": "mlp400", "hidden": (40,), "likelihood": "bernoulli"},
-    {"arch": "mlp", "pitch_mode": "condition", "likelihood": "gaussian_learned"},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"arch": "harmonic"},
+        {"arch": "harmonic", "pitch_mode": "condition"},
+        {"arch": "harmonic", "pitch_mode": "condition", "detune_cents": 30.0},
+        {"arch": "harmonic", "likelihood": "bernoulli"},
+        {"arch": "mlp"},
+        {"arch": "mlp400", "hidden": (40,), "likelihood": "bernoulli"},
+        {"arch": "mlp", "pitch_mode": "condition", "likelihood": "gaussian_learned"},
+    ],
+)
 def test_fast_decode_matches_torch_decode(kw):
     model = perturbed_model(**kw)
     fast = FastDecoder(model)

@@ -35,7 +35,7 @@ def peak_bins_near(frame: np.ndarray, expected_bins: np.ndarray, search: int = 3
     out = []
     for e in expected_bins:
         lo = int(round(e)) - search
-        out.append(lo + int(np.argmax(frame[lo:lo + 2 * search + 1])))
+        out.append(lo + int(np.argmax(frame[lo : lo + 2 * search + 1])))
     return np.array(out)
 
 

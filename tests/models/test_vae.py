@@ -32,9 +32,20 @@ def _one_thread():
 
 
 def tiny_cfg(arch="harmonic", likelihood="gaussian", pitch_mode="normalize", **kw) -> ModelConfig:
-    return ModelConfig(arch=arch, n_bins=N_BINS, latent_dim=3, likelihood=likelihood, hidden=TINY_HIDDEN[arch],
-                       pitch_mode=pitch_mode, f_ref_hz=250.0, sample_rate=SR, n_fft=N_FFT, n_partials=12,
-                       n_noise_bands=8, **kw)
+    return ModelConfig(
+        arch=arch,
+        n_bins=N_BINS,
+        latent_dim=3,
+        likelihood=likelihood,
+        hidden=TINY_HIDDEN[arch],
+        pitch_mode=pitch_mode,
+        f_ref_hz=250.0,
+        sample_rate=SR,
+        n_fft=N_FFT,
+        n_partials=12,
+        n_noise_bands=8,
+        **kw,
+    )
 
 
 def harmonic_frames(n_frames: int, seed: int = 0) -> torch.Tensor:
@@ -67,7 +78,7 @@ def test_loss_is_finite_and_decreases_for_every_arch_and_likelihood(arch, likeli
     x = harmonic_frames(32)
     before = seeded_loss(model, x, 1.0, None)["loss"].item()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for step in range(40):
+    for _ in range(40):
         out = model.loss(x, 1.0)
         assert torch.isfinite(out["loss"])
         opt.zero_grad()
@@ -118,7 +129,9 @@ def test_loss_kl_matches_torch_distributions_closed_form(arch):
     x = harmonic_frames(16)
     out = seeded_loss(model, x, 1.0, None)
     mu, logvar = model.encode(x)
-    ref = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(torch.zeros_like(mu), torch.ones_like(mu)))
+    ref = kl_divergence(
+        Normal(mu, torch.exp(0.5 * logvar)), Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    )
     torch.testing.assert_close(out["kl_per_dim"], ref.mean(0), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(out["kl"], ref.sum(-1).mean(), rtol=1e-5, atol=1e-6)
 
@@ -162,8 +175,12 @@ def test_free_bits_floor_holds_the_kl_term_and_blocks_its_gradient():
     # without free bits the same term is beta * KL
     model0 = build_model(tiny_cfg("mlp"))
     out0 = seeded_loss(model0, x, 2.0, None)
-    torch.testing.assert_close(out0["loss"] - out0["recon"] - model0.cfg.sc_weight * out0["spectral"],
-                               2.0 * out0["kl"], rtol=1e-4, atol=1e-2)
+    torch.testing.assert_close(
+        out0["loss"] - out0["recon"] - model0.cfg.sc_weight * out0["spectral"],
+        2.0 * out0["kl"],
+        rtol=1e-4,
+        atol=1e-2,
+    )
 
 
 def test_spectral_term_matches_metrics_spectral_convergence():
@@ -190,42 +207,57 @@ def test_batch_matches_one_at_a_time(arch, pitch_mode):
         mu, logvar = model.encode(x, cond)
         x_hat = model.decode(mu, cond)
         for i in range(5):
-            c = None if cond is None else cond[i:i + 1]
-            mu_i, logvar_i = model.encode(x[i:i + 1], c)
-            torch.testing.assert_close(mu_i, mu[i:i + 1], rtol=1e-5, atol=1e-5)
-            torch.testing.assert_close(logvar_i, logvar[i:i + 1], rtol=1e-5, atol=1e-5)
-            torch.testing.assert_close(model.decode(mu[i:i + 1], c), x_hat[i:i + 1], rtol=1e-5, atol=1e-5)
+            c = None if cond is None else cond[i : i + 1]
+            mu_i, logvar_i = model.encode(x[i : i + 1], c)
+            torch.testing.assert_close(mu_i, mu[i : i + 1], rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(logvar_i, logvar[i : i + 1], rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(model.decode(mu[i : i + 1], c), x_hat[i : i + 1], rtol=1e-5, atol=1e-5)
 
 
 def _single_partial_controls(decoder: HarmonicDecoder, f0_hz: float, amp_db: float = -6.0) -> dict:
     k = decoder.n_partials
     amps_db = torch.full((1, k), -400.0)
     amps_db[0, 0] = amp_db
-    return {"amps_db": amps_db, "inharmonicity": torch.zeros(1), "lobe_scale": torch.ones(1),
-            "noise_db": torch.full((1, decoder.cfg.n_noise_bands), -400.0),
-            "f0_ratio": torch.tensor([f0_hz / decoder.cfg.f_ref_hz])}
+    return {
+        "amps_db": amps_db,
+        "inharmonicity": torch.zeros(1),
+        "lobe_scale": torch.ones(1),
+        "noise_db": torch.full((1, decoder.cfg.n_noise_bands), -400.0),
+        "f0_ratio": torch.tensor([f0_hz / decoder.cfg.f_ref_hz]),
+    }
 
 
 @pytest.mark.parametrize("f0_hz", [1000.0, 1013.7])
 def test_harmonic_render_matches_fft_of_windowed_sinusoid(f0_hz):
     n_fft, sr = 1024, 8000
-    cfg = ModelConfig(n_bins=n_fft // 2 + 1, n_fft=n_fft, sample_rate=sr, f_ref_hz=1000.0, n_partials=3,
-                      hidden=(16,), latent_dim=2, pitch_mode="condition")
+    cfg = ModelConfig(
+        n_bins=n_fft // 2 + 1,
+        n_fft=n_fft,
+        sample_rate=sr,
+        f_ref_hz=1000.0,
+        n_partials=3,
+        hidden=(16,),
+        latent_dim=2,
+        pitch_mode="condition",
+    )
     dec = HarmonicDecoder(cfg)
     mag = dec.render(_single_partial_controls(dec, f0_hz))[0].detach().numpy()
     win = np.hanning(n_fft + 1)[:-1]  # periodic hann
     t = np.arange(n_fft) / sr
-    # a cosine of amplitude A peaks at A·|W(0)|/2 = A·sum(win)/2 in the FFT; the decoder's amps_db is that peak
+    # a cosine of amplitude A peaks at A·|W(0)|/2 = A·sum(win)/2 in the FFT; amps_db is that peak
     # re the reference level, so scale the FFT by 2/sum(win) and the -6 dB amplitude
     ref = np.abs(np.fft.rfft(win * np.cos(2 * np.pi * f0_hz * t + 0.3))) * 2 / win.sum() * 10 ** (-6 / 20)
     peak_bin = f0_hz / (sr / n_fft)
     assert int(np.argmax(mag)) == int(np.argmax(ref)) == int(round(peak_bin))
     near = np.abs(np.arange(cfg.n_bins) - peak_bin) < 2.0  # the main lobe
     np.testing.assert_allclose(20 * np.log10(mag[near]), 20 * np.log10(ref[near]), atol=0.1)
-    side = (np.abs(np.arange(cfg.n_bins) - peak_bin) >= 2.0) & (np.abs(np.arange(cfg.n_bins) - peak_bin) < 4.0)
+    side = (np.abs(np.arange(cfg.n_bins) - peak_bin) >= 2.0) & (
+        np.abs(np.arange(cfg.n_bins) - peak_bin) < 4.0
+    )
     # side lobes (exact zeros of hann at integer offsets: compare above a -100 dB floor)
-    np.testing.assert_allclose(np.maximum(20 * np.log10(mag[side]), -100), np.maximum(20 * np.log10(ref[side]), -100),
-                               atol=1.0)
+    np.testing.assert_allclose(
+        np.maximum(20 * np.log10(mag[side]), -100), np.maximum(20 * np.log10(ref[side]), -100), atol=1.0
+    )
 
 
 def test_harmonic_render_places_inharmonic_partials_on_the_stiff_string_law():
@@ -244,13 +276,25 @@ def test_harmonic_render_places_inharmonic_partials_on_the_stiff_string_law():
 
 def test_estimate_inharmonicity_recovers_the_rendered_b():
     n_fft, sr = 2048, 44100
-    cfg = ModelConfig(n_bins=n_fft // 2 + 1, n_fft=n_fft, sample_rate=sr, f_ref_hz=110.0, n_partials=30,
-                      hidden=(16,), latent_dim=2)
+    cfg = ModelConfig(
+        n_bins=n_fft // 2 + 1,
+        n_fft=n_fft,
+        sample_rate=sr,
+        f_ref_hz=110.0,
+        n_partials=30,
+        hidden=(16,),
+        latent_dim=2,
+    )
     dec = HarmonicDecoder(cfg)
     true_b = torch.tensor([0.0, 0.0004, 0.0011, 0.002])
     k = torch.arange(1, 31, dtype=torch.float32)
-    c = {"amps_db": (-20.0 * torch.log10(k)).expand(4, -1), "inharmonicity": true_b, "lobe_scale": torch.ones(4),
-         "noise_db": torch.full((4, cfg.n_noise_bands), -90.0), "f0_ratio": torch.ones(4)}
+    c = {
+        "amps_db": (-20.0 * torch.log10(k)).expand(4, -1),
+        "inharmonicity": true_b,
+        "lobe_scale": torch.ones(4),
+        "noise_db": torch.full((4, cfg.n_noise_bands), -90.0),
+        "f0_ratio": torch.ones(4),
+    }
     x = dec.to_model_space(dec.render(c))
     est = estimate_inharmonicity(x, torch.ones(4), cfg)
     torch.testing.assert_close(est, true_b, atol=1e-5, rtol=0)
@@ -258,15 +302,28 @@ def test_estimate_inharmonicity_recovers_the_rendered_b():
 
 def test_estimate_comb_recovers_detune_and_b_of_a_mistuned_tone():
     n_fft, sr = 2048, 44100
-    cfg = ModelConfig(n_bins=n_fft // 2 + 1, n_fft=n_fft, sample_rate=sr, f_ref_hz=220.0, n_partials=30,
-                      hidden=(16,), latent_dim=2, detune_cents=30.0, pitch_mode="condition")
+    cfg = ModelConfig(
+        n_bins=n_fft // 2 + 1,
+        n_fft=n_fft,
+        sample_rate=sr,
+        f_ref_hz=220.0,
+        n_partials=30,
+        hidden=(16,),
+        latent_dim=2,
+        detune_cents=30.0,
+        pitch_mode="condition",
+    )
     dec = HarmonicDecoder(cfg)
     true_cents = torch.tensor([-12.0, 0.0, 21.0])
     true_b = torch.tensor([0.0008, 0.0, 0.0003])
     k = torch.arange(1, 31, dtype=torch.float32)
-    c = {"amps_db": (-20.0 * torch.log10(k)).expand(3, -1), "inharmonicity": true_b, "lobe_scale": torch.ones(3),
-         "noise_db": torch.full((3, cfg.n_noise_bands), -90.0),
-         "f0_ratio": torch.exp2(true_cents / 1200.0) * 1.5}  # nominal pitch 330 Hz, mistuned
+    c = {
+        "amps_db": (-20.0 * torch.log10(k)).expand(3, -1),
+        "inharmonicity": true_b,
+        "lobe_scale": torch.ones(3),
+        "noise_db": torch.full((3, cfg.n_noise_bands), -90.0),
+        "f0_ratio": torch.exp2(true_cents / 1200.0) * 1.5,
+    }  # nominal pitch 330 Hz, mistuned
     x = dec.to_model_space(dec.render(c))
     b, cents = estimate_comb(x, torch.full((3,), 1.5), cfg)
     torch.testing.assert_close(cents, true_cents, atol=1.6, rtol=0)  # grid step 3 cents
