@@ -10,7 +10,8 @@ Partial k (1-based) sits at f_k = k · f0 · sqrt(1 + (k² - 1) · B), f0 = f_re
 mode, × a fine detune within ± cfg.detune_cents), and is drawn as
 amplitude_k · |W((bin - f_k / bin_hz) / s)| / |W(0)|, W the DTFT of the analysis window (tabulated), s a
 lobe-width factor. Partials at or above Nyquist are silent. Partials and noise add in power. The noise
-envelope is n_noise_bands dB values interpolated over mel-spaced band centres. Magnitudes are relative to the training set's reference level (0 dB).
+envelope is n_noise_bands dB values interpolated over mel-spaced band centres. Magnitudes are relative to
+the training set's reference level (0 dB).
 
 The reconstruction gradient w.r.t. B (and detune) only exists while partials overlap their targets, so a
 classical comb search on the input frame (`estimate_comb`) supplies an auxiliary target for them during
