@@ -41,7 +41,7 @@ class TrainConfig:
     val_fraction: fraction of the groups (whole sounds/notes) held out for validation.
     checkpoint_every: optimiser steps between resumable checkpoints (a kill loses at most this many).
     device: "auto" (CUDA if present, else CPU), "cpu", "cuda", "cuda:N".
-    size: generated-dataset size (toy/sf2: number of sounds), None = the generator's default.
+    size: generated-dataset size (toy: number of frames; sf2: number of notes), None = the generator's default.
     arch, latent_dim, beta, likelihood, warmup_steps, free_bits, hidden, pitch_mode, f_ref_hz: ModelConfig.
     grad_clip: max global gradient norm (0 = no clipping).
     lr_schedule: "cosine" (lr decays from `lr` to 0 over the run: lr · ½(1 + cos(π · step / total_steps)))

@@ -110,7 +110,7 @@ def register(sub):
         help="steps between resumable checkpoints (default 200)",
     )
     p.add_argument(
-        "--size", type=int, default=None, help="generated dataset size (toy/sf2: number of sounds)"
+        "--size", type=int, default=None, help="generated dataset size (toy: frames; sf2: notes)"
     )
     p.add_argument("--device", default=None, help="auto (CUDA if present, default), cpu, cuda, cuda:N")
     p.add_argument(
