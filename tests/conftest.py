@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -18,6 +19,16 @@ def _jack_running() -> bool:
         return False
     r = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10)
     return r.returncode == 0 and "system:playback_1" in r.stdout
+
+
+def _release_portaudio() -> None:
+    """Let PortAudio leave JACK while the server still runs. Otherwise sounddevice's exit handler calls
+    Pa_Terminate after jackd is gone and PortAudio's JACK host API aborts the whole test process (SIGABRT,
+    exit 134) after every test has passed."""
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        while sd._initialized > 0:
+            sd._terminate()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -59,6 +70,7 @@ def jack_server():
             time.sleep(0.1)
         yield {"sample_rate": JACK_RATE, "blocksize": JACK_PERIOD, "started": True}
     finally:
+        _release_portaudio()
         proc.terminate()
         try:
             proc.wait(timeout=10)
