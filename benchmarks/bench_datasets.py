@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import soundfile as sf
+
 from vaesynth.datasets import audio, sf2, toy
 from vaesynth.synth.config import SpectralConfig
 

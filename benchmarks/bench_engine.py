@@ -21,11 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.synth.timbres import harmonic_timbre  # noqa: E402
 from vaesynth.synth.engine import Engine, make_renderer  # noqa: E402
 from vaesynth.synth.oscbank import harmonic_amplitudes  # noqa: E402
 from vaesynth.synth.voices import STEAL_SLOTS  # noqa: E402
-
-from tests.synth.timbres import harmonic_timbre  # noqa: E402
 
 # A rich timbre: 1/k partials at f_ref 110 Hz up to the model's Nyquist (200 partials).
 TIMBRE = harmonic_timbre(0.3 / np.arange(1, 201), f_ref_hz=110.0)

@@ -13,6 +13,7 @@ import argparse
 import time
 
 import numpy as np
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.istft import IstftRenderer
 from vaesynth.synth.oscbank import OscBankRenderer

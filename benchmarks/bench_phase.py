@@ -11,6 +11,7 @@ import argparse
 import time
 
 import numpy as np
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.griffinlim import fgla
 from vaesynth.synth.rtpghi import RtpghiState, random_phase, rtpghi

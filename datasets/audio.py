@@ -14,12 +14,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
 from vaesynth.datasets import cache
 from vaesynth.datasets.base import Dataset
+from vaesynth.errors import UserError
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.spectral import magnitude
-
-from vaesynth.errors import UserError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".ogg")
 

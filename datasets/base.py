@@ -21,7 +21,8 @@ class Dataset:
     config: the SpectralConfig the frames were analysed with.
     f0_hz: float32 [n_frames] fundamental per frame, NaN where unvoiced/unknown; None if not known at all.
     loudness_db: float32 [n_frames] A-weighted-free RMS loudness in dB, or None.
-    factors: float32 [n_frames, n_factors] generative factors (toy parameters, program/note/velocity), or None.
+    factors: float32 [n_frames, n_factors] generative factors (toy parameters, program/note/velocity),
+      or None.
     factor_names: one name per factor column.
     groups: int64 [n_frames] id of the sound (note, file, toy sample) each frame came from; validation
       splits hold out whole groups so that held-out frames are truly unseen. None = every frame its own group.
@@ -41,7 +42,9 @@ class Dataset:
     def __post_init__(self):
         self.magnitudes = np.ascontiguousarray(self.magnitudes, dtype=np.float32)
         if self.magnitudes.ndim != 2 or self.magnitudes.shape[1] != self.config.n_bins:
-            raise ValueError(f"magnitudes must be [n_frames, {self.config.n_bins}], got {self.magnitudes.shape}")
+            raise ValueError(
+                f"magnitudes must be [n_frames, {self.config.n_bins}], got {self.magnitudes.shape}"
+            )
         n = self.n_frames
         for name in ("f0_hz", "loudness_db"):
             v = getattr(self, name)
@@ -67,10 +70,21 @@ class Dataset:
 
     def subset(self, index: np.ndarray) -> "Dataset":
         """The frames at `index` (an int array or boolean mask), with every per-frame field."""
+
         def take(v):
             return None if v is None else v[index]
-        return Dataset(self.magnitudes[index], self.config, take(self.f0_hz), take(self.loudness_db),
-                       take(self.factors), list(self.factor_names), take(self.groups), self.name, dict(self.info))
+
+        return Dataset(
+            self.magnitudes[index],
+            self.config,
+            take(self.f0_hz),
+            take(self.loudness_db),
+            take(self.factors),
+            list(self.factor_names),
+            take(self.groups),
+            self.name,
+            dict(self.info),
+        )
 
     def save_npz(self, path: str | Path) -> None:
         """Write the INTERFACE.md .npz (atomic: a temp file renamed into place)."""
@@ -107,11 +121,18 @@ class Dataset:
                 keys = set(z.files)
                 missing = {"magnitudes", "sample_rate", "n_fft", "hop_length"} - keys
                 if missing:
-                    raise UserError(f"{path} is not a vaesynth dataset (missing {', '.join(sorted(missing))})")
-                config = SpectralConfig(int(z["sample_rate"]), int(z["n_fft"]), int(z["hop_length"]),
-                                        str(z["window"]) if "window" in keys else "hann")
+                    raise UserError(
+                        f"{path} is not a vaesynth dataset (missing {', '.join(sorted(missing))})"
+                    )
+                config = SpectralConfig(
+                    int(z["sample_rate"]),
+                    int(z["n_fft"]),
+                    int(z["hop_length"]),
+                    str(z["window"]) if "window" in keys else "hann",
+                )
                 return cls(
-                    magnitudes=z["magnitudes"], config=config,
+                    magnitudes=z["magnitudes"],
+                    config=config,
                     f0_hz=z["f0_hz"] if "f0_hz" in keys else None,
                     loudness_db=z["loudness_db"] if "loudness_db" in keys else None,
                     factors=z["factors"] if "factors" in keys else None,

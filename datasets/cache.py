@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
 from vaesynth.datasets.base import Dataset
 from vaesynth.synth.config import SpectralConfig
 

@@ -23,12 +23,12 @@ from ctypes import c_int, c_void_p
 from pathlib import Path
 
 import numpy as np
+
 from vaesynth.datasets import cache
 from vaesynth.datasets.base import Dataset
+from vaesynth.errors import UserError
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.spectral import magnitude
-
-from vaesynth.errors import UserError
 
 DEFAULT_SF2 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 
@@ -323,6 +323,7 @@ def note_f0(x: np.ndarray, note: int, config: SpectralConfig) -> np.ndarray:
     than F0_MAX_DEVIATION_CENTS from the note are NaN (a chiff, a stray octave). Real-time safe: no.
     """
     from scipy.signal import butter, sosfiltfilt
+
     from vaesynth.datasets.pitch import cents_between, estimate_f0, midi_to_hz
 
     sr = config.sample_rate
@@ -374,6 +375,7 @@ def render_soundfont(
     Raises UserError (one line) for a missing/invalid SoundFont, a bad size or when nothing renders.
     """
     from tqdm import tqdm
+
     from vaesynth.datasets.pitch import loudness_db
 
     config = config or SpectralConfig()

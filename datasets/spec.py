@@ -9,8 +9,15 @@ from vaesynth.errors import UserError
 from vaesynth.synth.config import SpectralConfig
 
 
-def load_dataset(spec: str, config: SpectralConfig | None = None, *, seed: int = 0, size: int | None = None,
-                 progress: bool = True, cache_dir: str | Path | None = None) -> Dataset:
+def load_dataset(
+    spec: str,
+    config: SpectralConfig | None = None,
+    *,
+    seed: int = 0,
+    size: int | None = None,
+    progress: bool = True,
+    cache_dir: str | Path | None = None,
+) -> Dataset:
     """Prepare the frames a spec names.
 
     spec: `toy:harmonic|richness|additive4|fm5`, `sf2:PATH`, a folder of audio files, or a `.npz` written by
@@ -26,8 +33,9 @@ def load_dataset(spec: str, config: SpectralConfig | None = None, *, seed: int =
     if spec.startswith("sf2:"):
         from vaesynth.datasets import sf2
 
-        return sf2.render_soundfont(spec[4:], config=config, seed=seed, size=size, progress=progress,
-                                    cache_dir=cache_dir)
+        return sf2.render_soundfont(
+            spec[4:], config=config, seed=seed, size=size, progress=progress, cache_dir=cache_dir
+        )
     path = Path(spec).expanduser()
     if path.suffix == ".npz":
         return Dataset.load_npz(path)
@@ -36,5 +44,9 @@ def load_dataset(spec: str, config: SpectralConfig | None = None, *, seed: int =
 
         return audio.load_folder(path, config=config, progress=progress, cache_dir=cache_dir)
     if not path.exists():
-        raise UserError(f"dataset {spec!r} not found: give a folder of audio files, toy:NAME, sf2:PATH or a .npz")
-    raise UserError(f"dataset {spec!r} is a file, not a folder: give its folder, toy:NAME, sf2:PATH or a .npz")
+        raise UserError(
+            f"dataset {spec!r} not found: give a folder of audio files, toy:NAME, sf2:PATH or a .npz"
+        )
+    raise UserError(
+        f"dataset {spec!r} is a file, not a folder: give its folder, toy:NAME, sf2:PATH or a .npz"
+    )

@@ -19,9 +19,8 @@ factors uniformly at random over the grid's ranges. Same seed -> bit-identical a
 from __future__ import annotations
 
 from vaesynth.datasets.base import Dataset
-from vaesynth.synth.config import SpectralConfig
-
 from vaesynth.errors import UserError
+from vaesynth.synth.config import SpectralConfig
 
 TOY_NAMES = ("harmonic", "richness", "additive4", "fm5")
 

@@ -27,6 +27,7 @@ REFERENCE_RMS after the filter (constant energy, seed 001). Frame: samples [0, n
 from __future__ import annotations
 
 import numpy as np
+
 from vaesynth.datasets import toy_render as tr
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.filters import biquad_response, rbj_lowpass_coefficients

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 from numba import njit
+
 from vaesynth.datasets import toy_render as tr
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.filters import ladder_coefficient, ladder_max_feedback, ladder_pole_radius, moog_ladder

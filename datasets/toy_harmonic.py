@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from vaesynth.datasets import toy_render as tr
 from vaesynth.synth.config import SpectralConfig
 

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 from numba import njit
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.spectral import analysis_window
 

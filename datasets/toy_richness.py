@@ -15,6 +15,7 @@ richness uniformly at random over [0, 19].
 from __future__ import annotations
 
 import numpy as np
+
 from vaesynth.datasets import toy_render as tr
 from vaesynth.synth.config import SpectralConfig
 

@@ -11,7 +11,10 @@ import mido
 TICKS = 480  # per beat; 120 bpm -> 0.5 s per beat
 
 
-def main(path: Path = Path(__file__).with_name("demo.mid")) -> Path:
+DEFAULT_PATH = Path(__file__).with_name("demo.mid")
+
+
+def main(path: Path = DEFAULT_PATH) -> Path:
     mid = mido.MidiFile(ticks_per_beat=TICKS)
     track = mido.MidiTrack()
     mid.tracks.append(track)

@@ -81,8 +81,9 @@ def check(path: str, note: int, note_s: float) -> None:
     f0, _ = estimate_f0(seg, rate, 256)
     f0 = f0[np.isfinite(f0)]
     cents = cents_between(float(np.median(f0)), midi_to_hz(note)) if f0.size else float("nan")
+    peak_db = 20 * np.log10(np.abs(y).max())
     print(
-        f"play_demo: {path}: {len(y) / rate:.2f} s at {rate} Hz, peak {20 * np.log10(np.abs(y).max()):.1f} dBFS, "
+        f"play_demo: {path}: {len(y) / rate:.2f} s at {rate} Hz, peak {peak_db:.1f} dBFS, "
         f"finite {bool(np.isfinite(y).all())}; first note MIDI {note} played at {cents:+.1f} cents"
     )
 

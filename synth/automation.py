@@ -14,9 +14,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaesynth.synth.controls import ADDRESSES, PREFIX
-
 from vaesynth.errors import UserError
+from vaesynth.synth.controls import ADDRESSES, PREFIX
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from typing import Mapping
 
 import numba
 import numpy as np
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.envelope import EnvelopeSettings
 from vaesynth.synth.limiter import apply_output_stage, db_to_amplitude

@@ -12,6 +12,7 @@ This is the higher-quality OFFLINE mode of the istft engine (`reconstruct_offlin
 from __future__ import annotations
 
 import numpy as np
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.rtpghi import rtpghi
 from vaesynth.synth.spectral import istft, stft

@@ -61,6 +61,7 @@ import math
 
 import numba
 import numpy as np
+
 from vaesynth.synth.istft_draw import add_noise_kernel, draw_harmonics_kernel, gaussian_window_circular
 from vaesynth.synth.istft_noise import split_noise_floor
 from vaesynth.synth.nbfft import IrfftPlan, irfft_kernel

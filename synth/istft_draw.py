@@ -8,6 +8,7 @@ import math
 
 import numba
 import numpy as np
+
 from vaesynth.synth.oscbank import NYQUIST_FADE_START
 from vaesynth.synth.rtpghi import LOG_FLOOR, _rand_phase
 

@@ -11,6 +11,7 @@ import math
 
 import numba
 import numpy as np
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.oscbank import _window_sum
 from vaesynth.synth.protocol import Timbre

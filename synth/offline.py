@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
-from vaesynth.synth.controls import Controls, midi_to_control
 
 from vaesynth.errors import UserError
+from vaesynth.synth.controls import Controls, midi_to_control
 
 # Rendering stops at most this long after the last message, even if something still sounds.
 MAX_TAIL_S = 30.0

@@ -25,6 +25,7 @@ import math
 
 import numba
 import numpy as np
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.protocol import Timbre
 from vaesynth.synth.spectral import analysis_window

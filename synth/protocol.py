@@ -24,7 +24,8 @@ class Timbre:
 
     magnitudes: float32 [config.n_bins], linear magnitude as the model's analysis (config) would measure it
       for a note whose fundamental is f_ref_hz. Finite and >= 0 (validated before it reaches a renderer).
-    config: the analysis settings of the model that produced it (its sample rate may differ from the device's).
+    config: the analysis settings of the model that produced it (its sample rate may differ from the
+      device's).
     f_ref_hz: the fundamental the frame sits at; renderers re-pitch it to each voice's f0.
     """
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.spectral import analysis_window
 

@@ -15,6 +15,7 @@ arrays, and are cheap Python.
 from __future__ import annotations
 
 import numpy as np
+
 from vaesynth.synth.envelope import (
     ATTACK,
     DECAY,

@@ -59,7 +59,8 @@ def jack_server():
     log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "vaesynth-test-jackd.log"), "w")
     proc = subprocess.Popen(
         ["jackd", "-R", "-P", "70", "-d", "dummy", "-r", str(JACK_RATE), "-p", str(JACK_PERIOD)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         subprocess.run(["jack_wait", "-w", "-t", "10"], check=True, capture_output=True, timeout=15)

@@ -63,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"vaesynth {args.command}: internal error: {type(e).__name__}: {e} (rerun with --debug for details)",
+            f"vaesynth {args.command}: internal error: {type(e).__name__}: {e} "
+            "(rerun with --debug for details)",
             file=sys.stderr,
         )
         return 1

@@ -11,8 +11,18 @@ from vaesynth import cli
 from vaesynth.commands import devices
 
 CONTRACT = {
-    "serve": ["--model", "--osc-port", "--osc-host", "--midi-in", "--audio-device", "--sample-rate",
-              "--blocksize", "--engine", "--voices", "--record"],
+    "serve": [
+        "--model",
+        "--osc-port",
+        "--osc-host",
+        "--midi-in",
+        "--audio-device",
+        "--sample-rate",
+        "--blocksize",
+        "--engine",
+        "--voices",
+        "--record",
+    ],
     "train": ["--data", "--out", "--epochs", "--latent-dim", "--beta"],
     "render": ["--model", "--midi", "--out", "--automation", "--engine", "--sample-rate"],
     "resynth": ["--model"],
@@ -43,8 +53,11 @@ def test_python_dash_m_runs_the_same_cli():
 
 def test_user_error_is_one_line_without_traceback():
     # A dataset spec that names nothing is a user error: one line on stderr, non-zero exit.
-    r = subprocess.run([sys.executable, "-m", "vaesynth", "dataset", "/nonexistent/folder", "--out", "/tmp/x.npz"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "vaesynth", "dataset", "/nonexistent/folder", "--out", "/tmp/x.npz"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

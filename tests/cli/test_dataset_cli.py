@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from vaesynth.datasets.base import Dataset
 
 from vaesynth import cli
+from vaesynth.datasets.base import Dataset
 
 # INTERFACE.md: "at least magnitudes, sample_rate, n_fft, hop_length, and where known f0_hz, factors with
 # factor_names".

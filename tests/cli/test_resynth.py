@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-from vaesynth.datasets.pitch import cents_between, estimate_f0
 
 from tests.training.synthetic import tiny_config, write_npz
 from vaesynth import cli
+from vaesynth.datasets.pitch import cents_between, estimate_f0
 
 RATE_IN = 16000
 # (start s, stop s, f0 Hz, n_harmonics): dull 220 Hz, silence, bright 330 Hz

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
 from vaesynth.datasets import audio, cache
 from vaesynth.datasets.audio import AudioFileWarning, load_folder
-from vaesynth.synth.config import SpectralConfig
-
 from vaesynth.errors import UserError
+from vaesynth.synth.config import SpectralConfig
 
 SR = 44100
 CONFIG = SpectralConfig(SR, 2048, 512)

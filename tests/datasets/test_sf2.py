@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from vaesynth.datasets import sf2
 from vaesynth.datasets.pitch import cents_between, midi_to_hz
-from vaesynth.synth.config import SpectralConfig
-
 from vaesynth.errors import UserError
+from vaesynth.synth.config import SpectralConfig
 
 pytestmark = pytest.mark.skipif(
     not Path(sf2.DEFAULT_SF2).is_file(), reason="FluidR3_GM.sf2 not installed (Debian fluid-soundfont-gm)"

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import scipy.signal
 from scipy.special import jv
+
 from vaesynth.datasets import toy_additive4, toy_fm5, toy_harmonic, toy_richness
 from vaesynth.datasets import toy_render as tr
 from vaesynth.datasets.spec import load_dataset
 from vaesynth.datasets.toy import FACTOR_NAMES, TOY_NAMES, make_toy
+from vaesynth.errors import UserError
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.filters import (
     biquad_response,
@@ -21,8 +23,6 @@ from vaesynth.synth.filters import (
     rbj_lowpass_coefficients,
 )
 from vaesynth.synth.spectral import analysis_window, magnitude
-
-from vaesynth.errors import UserError
 
 CONFIG = SpectralConfig()
 SR = CONFIG.sample_rate

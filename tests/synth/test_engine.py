@@ -8,12 +8,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
-import vaesynth.synth.ringbuffer as ringbuffer_module
-from vaesynth.synth.engine import Engine
-from vaesynth.synth.limiter import apply_output_stage
-from vaesynth.synth.oscbank import OscBankRenderer
-from vaesynth.synth.voices import STEAL_SLOTS
 
+import vaesynth.synth.ringbuffer as ringbuffer_module
 from tests.synth.timbres import (
     click_ratio,
     harmonic_timbre,
@@ -21,6 +17,10 @@ from tests.synth.timbres import (
     sawtooth_amplitudes,
     square_amplitudes,
 )
+from vaesynth.synth.engine import Engine
+from vaesynth.synth.limiter import apply_output_stage
+from vaesynth.synth.oscbank import OscBankRenderer
+from vaesynth.synth.voices import STEAL_SLOTS
 
 SR = 48000
 SAW = harmonic_timbre(sawtooth_amplitudes(30))

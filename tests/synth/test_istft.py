@@ -6,6 +6,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.istft import IstftRenderer, default_n_fft
 from vaesynth.synth.istft_noise import split_noise_floor

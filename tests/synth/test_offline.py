@@ -5,14 +5,14 @@ from __future__ import annotations
 import mido
 import numpy as np
 import pytest
+
+from tests.synth.timbres import harmonic_timbre, measure_f0_hz
+from vaesynth.errors import UserError
 from vaesynth.models.pca import LatentPCA
 from vaesynth.synth.automation import parse_score
 from vaesynth.synth.controls import Controls, midi_to_control
 from vaesynth.synth.engine import Engine
 from vaesynth.synth.offline import read_midi_messages, render_messages
-
-from tests.synth.timbres import harmonic_timbre, measure_f0_hz
-from vaesynth.errors import UserError
 
 SR = 48000
 

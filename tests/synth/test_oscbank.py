@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from vaesynth.synth.engine import Engine
-from vaesynth.synth.oscbank import NYQUIST_FADE_START, OscBankRenderer, harmonic_amplitudes
 
 from tests.synth.timbres import (
     click_ratio,
@@ -15,6 +13,8 @@ from tests.synth.timbres import (
     sawtooth_amplitudes,
     square_amplitudes,
 )
+from vaesynth.synth.engine import Engine
+from vaesynth.synth.oscbank import NYQUIST_FADE_START, OscBankRenderer, harmonic_amplitudes
 
 
 def test_harmonic_amplitudes_match_source_partials():

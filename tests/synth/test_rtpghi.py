@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.griffinlim import fgla, reconstruct_offline
 from vaesynth.synth.rtpghi import (

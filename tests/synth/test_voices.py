@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from vaesynth.synth.envelope import ATTACK, FADE, IDLE, RELEASE, SUSTAIN, EnvelopeSettings
 from vaesynth.synth.voices import STEAL_SLOTS, VoiceAllocator, velocity_to_amplitude
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.protocol import Timbre
 from vaesynth.synth.spectral import magnitude

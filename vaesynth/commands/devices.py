@@ -8,14 +8,17 @@ from vaesynth.errors import UserError
 
 
 def register(sub):
-    p = sub.add_parser("devices", help="list audio outputs and MIDI inputs",
-                       description="List audio output devices and MIDI input ports of every MIDI API.")
+    p = sub.add_parser(
+        "devices",
+        help="list audio outputs and MIDI inputs",
+        description="List audio output devices and MIDI input ports of every MIDI API.",
+    )
     p.set_defaults(func=run)
     return p
 
 
 def audio_outputs() -> list[dict]:
-    """Audio devices with output channels, as dicts with index, name, hostapi, channels, default_samplerate."""
+    """Audio devices with output channels: dicts with index, name, hostapi, channels, default_samplerate."""
     try:
         import sounddevice as sd
     except OSError as e:  # PortAudio library missing
@@ -28,14 +31,16 @@ def audio_outputs() -> list[dict]:
     out = []
     for dev in sd.query_devices():
         if dev["max_output_channels"] > 0:
-            out.append({
-                "index": dev["index"],
-                "name": dev["name"],
-                "hostapi": hostapis[dev["hostapi"]]["name"],
-                "channels": dev["max_output_channels"],
-                "default_samplerate": dev["default_samplerate"],
-                "default": dev["index"] == default_out,
-            })
+            out.append(
+                {
+                    "index": dev["index"],
+                    "name": dev["name"],
+                    "hostapi": hostapis[dev["hostapi"]]["name"],
+                    "channels": dev["max_output_channels"],
+                    "default_samplerate": dev["default_samplerate"],
+                    "default": dev["index"] == default_out,
+                }
+            )
     return out
 
 
@@ -69,8 +74,10 @@ def run(args) -> int:
         print("  (none) - start an audio server, e.g. `jackd -R -d dummy -r 48000 -p 128 &`")
     for d in outputs:
         mark = "*" if d["default"] else " "
-        print(f" {mark}{d['index']:3d}  {d['name']}  [{d['hostapi']}, {d['channels']} ch, "
-              f"{d['default_samplerate']:.0f} Hz]")
+        print(
+            f" {mark}{d['index']:3d}  {d['name']}  [{d['hostapi']}, {d['channels']} ch, "
+            f"{d['default_samplerate']:.0f} Hz]"
+        )
     print("MIDI inputs:")
     ports = midi_inputs()
     if not ports:
