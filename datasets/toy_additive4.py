@@ -93,18 +93,6 @@ def make(config: SpectralConfig, seed: int, size: int | None, progress: bool) ->
     full = grid()
     n = len(full) if size is None else size
     factors = tr.choose_sounds(n, full, draw_continuous, rng)
-    mags = np.empty((n, config.n_bins), dtype=np.float32)
-    loud = np.empty(n, dtype=np.float32)
-    with tr.progress_bar(n, "toy:additive4", progress) as bar:
-        for sl in tr.chunks(n):
-            mags[sl], loud[sl] = render(factors[sl], config)
-            bar.update(sl.stop - sl.start)
-    return dict(
-        magnitudes=mags,
-        f0_hz=np.full(n, F0_HZ),
-        loudness_db=loud,
-        factors=factors,
-        factor_names=list(FACTOR_NAMES),
-        groups=np.arange(n),
-        info={"f0_hz": F0_HZ},
+    return tr.one_frame_per_sound(
+        "toy:additive4", factors, FACTOR_NAMES, F0_HZ, render, config, progress, {"f0_hz": F0_HZ}
     )

@@ -122,3 +122,36 @@ def chunks(n: int, size: int = CHUNK_SOUNDS):
     """Consecutive slices covering range(n) in pieces of `size` (fixed, so output never depends on timing)."""
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
+
+
+def one_frame_per_sound(
+    name: str,
+    factors: np.ndarray,
+    factor_names: list[str],
+    f0_hz: float,
+    render,
+    config: SpectralConfig,
+    progress: bool,
+    info: dict,
+) -> dict:
+    """Dataset fields of a set with one steady frame per sound (richness, additive4, fm5).
+
+    factors: [n_sounds, n_factors]. render(factors_chunk, config) -> (magnitudes [n, n_bins], loudness_db [n])
+    is called on chunks of CHUNK_SOUNDS sounds under a progress bar named `name`. Each sound is its own group.
+    """
+    n = len(factors)
+    mags = np.empty((n, config.n_bins), dtype=np.float32)
+    loud = np.empty(n, dtype=np.float32)
+    with progress_bar(n, name, progress) as bar:
+        for sl in chunks(n):
+            mags[sl], loud[sl] = render(factors[sl], config)
+            bar.update(sl.stop - sl.start)
+    return dict(
+        magnitudes=mags,
+        f0_hz=np.full(n, f0_hz),
+        loudness_db=loud,
+        factors=factors,
+        factor_names=list(factor_names),
+        groups=np.arange(n),
+        info=info,
+    )

@@ -61,18 +61,6 @@ def make(config: SpectralConfig, seed: int, size: int | None, progress: bool) ->
     rng = np.random.default_rng(seed)
     n = DEFAULT_FRAMES if size is None else size
     factors = tr.choose_sounds(n, grid(), draw_continuous, rng)
-    mags = np.empty((n, config.n_bins), dtype=np.float32)
-    loud = np.empty(n, dtype=np.float32)
-    with tr.progress_bar(n, "toy:richness", progress) as bar:
-        for sl in tr.chunks(n):
-            mags[sl], loud[sl] = render(factors[sl], config)
-            bar.update(sl.stop - sl.start)
-    return dict(
-        magnitudes=mags,
-        f0_hz=np.full(n, F0_HZ),
-        loudness_db=loud,
-        factors=factors,
-        factor_names=list(FACTOR_NAMES),
-        groups=np.arange(n),
-        info={"n_harmonics": N_HARMONICS},
+    return tr.one_frame_per_sound(
+        "toy:richness", factors, FACTOR_NAMES, F0_HZ, render, config, progress, {"n_harmonics": N_HARMONICS}
     )
