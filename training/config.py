@@ -28,6 +28,10 @@ FIXED_ON_RESUME = (
     "f_ref_hz",
     "grad_clip",
     "lr_schedule",
+    "n_partials",
+    "n_noise_bands",
+    "detune_cents",
+    "weight_decay",
 )
 
 
@@ -44,6 +48,8 @@ class TrainConfig:
     size: generated-dataset size (toy: number of frames; sf2: number of notes), None = the generator's default.
     arch, latent_dim, beta, likelihood, warmup_steps, free_bits, hidden, pitch_mode, f_ref_hz: ModelConfig.
     grad_clip: max global gradient norm (0 = no clipping).
+    n_partials, n_noise_bands, detune_cents: the harmonic decoder's ModelConfig fields (same defaults).
+    weight_decay: decoupled weight decay (AdamW) per step, scaled by the learning rate; 0 = plain Adam.
     lr_schedule: "cosine" (lr decays from `lr` to 0 over the run: lr · ½(1 + cos(π · step / total_steps)))
       or "constant". A function of the step only, so resuming needs no scheduler state.
     resume: continue from the checkpoint at `out`. slim: drop optimizer/RNG state from the final file.
@@ -73,6 +79,10 @@ class TrainConfig:
     f_ref_hz: float | None = None
     grad_clip: float = 5.0
     lr_schedule: str = "cosine"
+    n_partials: int = 0
+    n_noise_bands: int = 32
+    detune_cents: float = 0.0
+    weight_decay: float = 0.0
     resume: bool = False
     slim: bool = False
     ddp: int = 1
@@ -93,6 +103,7 @@ class TrainConfig:
             (self.free_bits >= 0, f"--free-bits must be >= 0, got {self.free_bits}"),
             (self.ddp >= 1, f"--ddp must be >= 1, got {self.ddp}"),
             (self.size is None or self.size >= 1, f"--size must be >= 1, got {self.size}"),
+            (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
             (self.grad_clip >= 0, f"--grad-clip must be >= 0, got {self.grad_clip}"),
             (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}"),
         ]

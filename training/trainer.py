@@ -82,6 +82,9 @@ def model_config_for(cfg: TrainConfig, spectral, f_ref_hz: float) -> ModelConfig
             sample_rate=spectral.sample_rate,
             n_fft=spectral.n_fft,
             window=spectral.window,
+            n_partials=cfg.n_partials,
+            n_noise_bands=cfg.n_noise_bands,
+            detune_cents=cfg.detune_cents,
         )
     except ValueError as e:
         raise UserError(str(e).splitlines()[0]) from None
@@ -270,7 +273,10 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
 
     torch.manual_seed(cfg.seed)  # initial weights depend on the seed only (identical on every rank)
     model = build_model(prepared.model_config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if cfg.weight_decay > 0:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:  # plain Adam: the runs (and the bundled model) from before --weight-decay stay bit-identical
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     # Each rank draws its own reparameterisation noise; rank 0 of a single process keeps the seed's stream.
     torch.manual_seed(cfg.seed + 1_000_003 * rank)
 

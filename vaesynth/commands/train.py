@@ -29,6 +29,10 @@ OPTION_FIELDS = {
     "f_ref_hz": "f_ref_hz",
     "grad_clip": "grad_clip",
     "lr_schedule": "lr_schedule",
+    "n_partials": "n_partials",
+    "n_noise_bands": "n_noise_bands",
+    "detune_cents": "detune_cents",
+    "weight_decay": "weight_decay",
     "ddp": "ddp",
     "threads": "threads",
 }
@@ -95,6 +99,33 @@ def register(sub):
         default=None,
         help="cosine decay of the learning rate to 0 over the run (default) or constant",
     )
+    p.add_argument(
+        "--n-partials",
+        type=int,
+        default=None,
+        metavar="N",
+        help="partials the harmonic decoder draws (default 0 = those below Nyquist at f_ref, at most 64)",
+    )
+    p.add_argument(
+        "--n-noise-bands",
+        type=int,
+        default=None,
+        metavar="N",
+        help="bands of the harmonic decoder's noise envelope (default 32)",
+    )
+    p.add_argument(
+        "--detune-cents",
+        type=float,
+        default=None,
+        metavar="CENTS",
+        help="range of the harmonic decoder's fine-pitch control, for tracked f0 (default 0 = off)",
+    )
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=None,
+        help="decoupled weight decay (AdamW); default 0 = plain Adam",
+    )
     p.add_argument("--grad-clip", type=float, default=None, help="max gradient norm, 0 = off (default 5)")
     p.add_argument(
         "--val-fraction",
@@ -109,9 +140,7 @@ def register(sub):
         metavar="STEPS",
         help="steps between resumable checkpoints (default 200)",
     )
-    p.add_argument(
-        "--size", type=int, default=None, help="generated dataset size (toy: frames; sf2: notes)"
-    )
+    p.add_argument("--size", type=int, default=None, help="generated dataset size (toy: frames; sf2: notes)")
     p.add_argument("--device", default=None, help="auto (CUDA if present, default), cpu, cuda, cuda:N")
     p.add_argument(
         "--ddp",
