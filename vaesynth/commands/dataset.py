@@ -44,6 +44,18 @@ def register(sub):
         help="toy: number of frames; sf2: number of notes drawn from the "
         "program x note x velocity grid (default: the whole grid)",
     )
+    for flag, default in (
+        ("programs", "0,4,24,48,56,65,71,73"),
+        ("notes", "40:84:4"),
+        ("velocities", "50,80,110"),
+    ):
+        p.add_argument(
+            f"--{flag}",
+            type=_int_list,
+            metavar="LIST",
+            help=f"sf2: MIDI {flag} of the grid, comma-separated or LO:HI:STEP with HI included "
+            f"(default {default})",
+        )
     p.add_argument(
         "--cache-dir", metavar="DIR", help="cache folder (default $VAESYNTH_CACHE or ~/.cache/vaesynth)"
     )
@@ -51,6 +63,27 @@ def register(sub):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    """A MIDI list, comma-separated ("40,44,48") or LO:HI:STEP ("40:84:4", HI included) -> tuple of ints.
+
+    Raises argparse.ArgumentTypeError, which argparse prints as one line."""
+    import argparse
+
+    try:
+        if ":" in text:
+            lo, hi, *step = (int(t) for t in text.split(":"))
+            if len(step) > 1 or (step and step[0] < 1):
+                raise ValueError
+            values = tuple(range(lo, hi + 1, step[0] if step else 1))
+        else:
+            values = tuple(int(t) for t in text.replace(" ", "").split(",") if t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N,N,... or LO:HI:STEP, got {text!r}") from None
+    if not values or min(values) < 0 or max(values) > 127:
+        raise argparse.ArgumentTypeError(f"expected MIDI numbers 0..127, got {text!r}")
+    return values
 
 
 def spectral_config_from_args(args):
@@ -89,18 +122,35 @@ def run(args) -> int:
         raise UserError(f"--size must be >= 1, got {args.size}")
     config = spectral_config_from_args(args)
     cache_dir = False if args.no_cache else args.cache_dir
+    grid = {k: getattr(args, k, None) for k in ("programs", "notes", "velocities")}
+    grid = {k: v for k, v in grid.items() if v is not None}
+    if grid and not args.spec.startswith("sf2:"):
+        raise UserError(f"--{next(iter(grid))} is for sf2: specs only, not {args.spec!r}")
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            ds = load_dataset(
-                args.spec,
-                config,
-                seed=args.seed,
-                size=args.size,
-                progress=not args.quiet,
-                cache_dir=cache_dir,
-            )
+            if grid:
+                from vaesynth.datasets.sf2 import render_soundfont
+
+                ds = render_soundfont(
+                    args.spec[4:],
+                    config,
+                    seed=args.seed,
+                    size=args.size,
+                    progress=not args.quiet,
+                    cache_dir=cache_dir,
+                    **grid,
+                )
+            else:
+                ds = load_dataset(
+                    args.spec,
+                    config,
+                    seed=args.seed,
+                    size=args.size,
+                    progress=not args.quiet,
+                    cache_dir=cache_dir,
+                )
         finally:
             _print_warnings(caught)
     seconds = time.perf_counter() - t0
