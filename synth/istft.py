@@ -565,17 +565,7 @@ class IstftRenderer:
         """Add the next chunk of all active voices into `out` (see VoiceRenderer.render).
         f0_hz: float32 [max_voices]; gain: float32 [max_voices, chunk_size]; active: bool [max_voices];
         out: float32 [chunk_size]. Real-time safe: yes (no allocation; the kernel releases the GIL)."""
-        if self._ramp_left > 0:
-            r = self._ramp_left
-            cur, tgt = self._amp_cur, self._amp_target
-            # cur += (tgt - cur) / r, in place without temporaries.
-            np.subtract(tgt, cur, out=self._amp_next)
-            self._amp_next *= np.float32(1.0 / r)
-            cur += self._amp_next
-            self._ramp_left = r - 1
-            if self._ramp_left == 0:
-                cur[:] = tgt
-                self._n_partials = self._target_n_partials
+        self._advance_timbre_ramp()
         istft_render_kernel(
             self._amp_cur,
             self._n_partials,
@@ -620,3 +610,18 @@ class IstftRenderer:
             self._todo,
             self._y,
         )
+
+    def _advance_timbre_ramp(self) -> None:
+        """One chunk's step of the harmonic amplitudes toward the target timbre (called once per `render`).
+        Real-time safe: yes (in place)."""
+        if self._ramp_left > 0:
+            r = self._ramp_left
+            cur, tgt = self._amp_cur, self._amp_target
+            # cur += (tgt - cur) / r, in place without temporaries.
+            np.subtract(tgt, cur, out=self._amp_next)
+            self._amp_next *= np.float32(1.0 / r)
+            cur += self._amp_next
+            self._ramp_left = r - 1
+            if self._ramp_left == 0:
+                cur[:] = tgt
+                self._n_partials = self._target_n_partials

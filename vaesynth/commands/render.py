@@ -28,6 +28,20 @@ def register(sub):
     )
     p.add_argument("--engine", choices=["oscbank", "istft"], default="oscbank", help="rendering engine")
     p.add_argument(
+        "--phase",
+        choices=["rtpghi", "fgla"],
+        default="rtpghi",
+        help="istft phase: rtpghi = exactly the live engine (default); fgla = offline, higher quality: "
+        "fast Griffin-Lim started from RTPGHI on the frames the live engine draws (slower)",
+    )
+    p.add_argument(
+        "--fgla-iterations",
+        type=int,
+        default=32,
+        metavar="N",
+        help="FGLA iterations per note with --phase fgla, 1..1000 (default 32)",
+    )
+    p.add_argument(
         "--sample-rate",
         type=int,
         default=48000,
@@ -63,6 +77,12 @@ def run(args) -> int:
         )
     if not (1 <= args.voices <= 256):
         raise UserError(f"--voices must be in 1..256, got {args.voices}")
+    phase = getattr(args, "phase", "rtpghi")
+    n_iter = getattr(args, "fgla_iterations", 32)
+    if phase == "fgla" and args.engine != "istft":
+        raise UserError(f"--phase fgla needs --engine istft (the {args.engine} engine has no STFT phase)")
+    if not (1 <= n_iter <= 1000):
+        raise UserError(f"--fgla-iterations must be in 1..1000, got {n_iter}")
     out_path = Path(args.out)
     if not out_path.parent.exists():
         raise UserError(f"output folder does not exist: {out_path.parent}")
@@ -72,12 +92,20 @@ def run(args) -> int:
     from vaesynth.models.instrument import load_instrument
 
     instrument = load_instrument(args.model)
-    try:
-        engine = Engine(
-            args.sample_rate, polyphony=args.voices, engine=args.engine, bend_range_semitones=args.bend_range
-        )
-    except ValueError as e:
-        raise UserError(str(e)) from None
+
+    def new_engine(renderers=None):
+        try:
+            return Engine(
+                args.sample_rate,
+                polyphony=args.voices,
+                engine=args.engine,
+                bend_range_semitones=args.bend_range,
+                renderers=renderers,
+            )
+        except ValueError as e:
+            raise UserError(str(e)) from None
+
+    engine = new_engine()
     engine.warm_up()
     controls = _controls(engine, instrument)
 
@@ -90,7 +118,12 @@ def run(args) -> int:
     with tqdm(total=round(total_s, 2), unit="s", desc="render", disable=None, leave=False) as bar:
         sr = args.sample_rate
         advance = lambda n: bar.update(round(n / sr, 2))  # noqa: E731
-        audio = render_messages(controls, timed, midi_length_s, progress=advance)
+        if phase == "fgla":
+            audio, controls = _render_fgla(
+                new_engine, engine, instrument, timed, midi_length_s, n_iter, advance
+            )
+        else:
+            audio = render_messages(controls, timed, midi_length_s, progress=advance)
     elapsed = time.perf_counter() - t0
     try:
         sf.write(str(out_path), audio[:, None], args.sample_rate, subtype=FORMATS[args.format])
@@ -101,8 +134,9 @@ def run(args) -> int:
     dropped = (
         f"; {controls.n_dropped} messages dropped ({dict(controls.dropped)})" if controls.n_dropped else ""
     )
+    how = f"{args.engine} ({n_iter} FGLA iterations)" if phase == "fgla" else args.engine
     print(
-        f"rendered {seconds:.2f} s with {args.engine} at {args.sample_rate} Hz in {elapsed:.2f} s "
+        f"rendered {seconds:.2f} s with {how} at {args.sample_rate} Hz in {elapsed:.2f} s "
         f"({seconds / max(elapsed, 1e-9):.0f}x real time), peak {peak_db:.1f} dBFS -> {out_path}{dropped}"
     )
     return 0
@@ -114,3 +148,22 @@ def _controls(engine, instrument):
     controls = Controls(engine, instrument)
     controls.send_timbre(at_sample=0)
     return controls
+
+
+def _render_fgla(new_engine, engine, instrument, timed, midi_length_s, n_iter, progress):
+    """The istft engine with offline FGLA phase (synth/istft_offline.py): two fresh engines, same messages.
+    Returns (audio, the playback pass's Controls)."""
+    from vaesynth.synth.engine import make_renderer
+    from vaesynth.synth.istft_offline import render_messages_fgla
+
+    built = []
+
+    def make_controls(factory):
+        sr, slots, chunk = engine.sample_rate, engine.voices.n_slots, engine.chunk_size
+        renderers = {"oscbank": make_renderer("oscbank", sr, slots, chunk)}
+        renderers["istft"] = factory(sr, slots, chunk)
+        built.append(_controls(new_engine(renderers), instrument))
+        return built[-1]
+
+    audio, _, _ = render_messages_fgla(make_controls, timed, midi_length_s, n_iter=n_iter, progress=progress)
+    return audio, built[-1]
