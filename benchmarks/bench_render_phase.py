@@ -113,7 +113,9 @@ def main() -> None:
                 t_live.append(time.perf_counter() - t0)
             for _ in range(runs):
                 t0 = time.perf_counter()
-                audio, capture, recons = render_messages_fgla(make_controls, msgs, seconds, n_iter=32)
+                audio, capture, recons = render_messages_fgla(
+                    make_controls, msgs, seconds, n_iter=32, keep_frames=True
+                )
                 t_fgla.append(time.perf_counter() - t0)
             dur = len(live) / sample_rate
             sc_live = np.nanmedian([sc_db(live, n, r) for n, r in zip(capture.notes, recons, strict=True)])

@@ -80,7 +80,7 @@ def spectral_convergence_db(y, note, recon) -> float:
 @pytest.fixture(scope="module")
 def vibrato_renders():
     msgs = held_note(1.0, vibrato_cents=300.0, vibrato_hz=8.0)
-    fgla_audio, capture, recons = render_messages_fgla(make_controls, msgs, 1.0, n_iter=32)
+    fgla_audio, capture, recons = render_messages_fgla(make_controls, msgs, 1.0, n_iter=32, keep_frames=True)
     live_audio = render_messages(make_controls(live), msgs, 1.0)
     return fgla_audio, live_audio, capture, recons
 
@@ -88,7 +88,7 @@ def vibrato_renders():
 @pytest.fixture(scope="module")
 def steady_renders():
     msgs = held_note(0.8)
-    fgla_audio, capture, _ = render_messages_fgla(make_controls, msgs, 0.8, n_iter=32)
+    fgla_audio, capture, _ = render_messages_fgla(make_controls, msgs, 0.8, n_iter=32, keep_frames=True)
     live_audio = render_messages(make_controls(live), msgs, 0.8)
     return fgla_audio, live_audio, capture
 
@@ -160,3 +160,21 @@ def test_playback_refuses_a_diverged_control_path():
     playback = IstftPlaybackRenderer(capture, [np.zeros(10)])
     with pytest.raises(RuntimeError, match="diverged"):
         playback.start_voice(1, 220.0)
+
+
+def test_fgla_streaming_reconstruction_matches_keeping_frames():
+    """Notes reconstructed as they end (frames freed) give the same samples as keeping every frame to the
+    end; a slot restarted by a later note and a voice that went idle both end their note."""
+    msgs = []
+    for i, n in enumerate((57, 60, 64, 57, 60)):
+        msgs += [
+            TimedMessage(0.15 * i, "/vaesynth/note", (n, 90)),
+            TimedMessage(0.15 * i + 0.1, "/vaesynth/note", (n, 0)),
+        ]
+    msgs.append(TimedMessage(0.2, "/vaesynth/bend", (0.7,)))
+    kept, cap_kept, _ = render_messages_fgla(make_controls, msgs, 0.8, n_iter=4, keep_frames=True)
+    freed, cap_freed, recons = render_messages_fgla(make_controls, msgs, 0.8, n_iter=4, keep_frames=False)
+    np.testing.assert_array_equal(freed, kept)
+    assert len(cap_freed.notes) == 5 and all(len(n.drawn) == 0 for n in cap_freed.notes)
+    assert all(len(n.drawn) > 0 for n in cap_kept.notes)
+    assert np.abs(kept).max() > 0.05
