@@ -2,22 +2,28 @@
 window, overlap-add.
 
 Per voice and hop (all in one numba nogil kernel, nothing allocated):
-  1. Magnitude. The timbre's harmonic amplitudes (the oscbank's peak picking, `oscbank.harmonic_amplitudes`:
-     partial k's sinusoid amplitude a_k at k * f_ref) are redrawn on the output STFT grid at k * f_note, each
-     as the main lobe of the output analysis window, a gaussian g(t) = exp(-pi t^2 / lambda):
-       |X[b]| = a_k / 2 * sqrt(lambda) * exp(-pi lambda (b - q_k)^2 / n_fft^2),  q_k = k f_note n_fft / sr,
-     so partials land on k * f_note exactly whatever the timbre's own sample rate and n_fft, and the lobe is
+  1. Magnitude. The timbre's whole spectrum is mapped to the note: its spectral peaks, wherever they lie
+     (`istft_peaks.spectral_peaks`: local maxima above the frame's and the local floor's thresholds, exact
+     hann-lobe interpolation of frequency and amplitude), each a frequency ratio r_j = f_j / f_ref
+     (harmonic timbres: exactly k) and a sinusoid amplitude a_j, are redrawn on the output STFT grid at
+     r_j * f_note, each as the main lobe of the output analysis window, a gaussian
+     g(t) = exp(-pi t^2 / lambda):
+       |X[b]| = a_j / 2 * sqrt(lambda) * exp(-pi lambda (b - q_j)^2 / n_fft^2),  q_j = r_j f_note n_fft / sr,
+     so partials (harmonic, stiff-string, bell) land on r_j * f_note exactly whatever the timbre's own sample
+     rate and n_fft, and the lobe is
      exactly what RTPGHI's phase-gradient model assumes (its log is a parabola, so the centred-difference
      instantaneous frequency of every bin of the lobe is the partial's frequency). Lobes are combined by
      max in the log domain (each bin follows its dominant partial). Partials at/above Nyquist are dropped,
      above NYQUIST_FADE_START * Nyquist faded with a raised cosine (as the oscbank does). While f0 moves
      (bend, vibrato) each lobe is that of a linear chirp (wider, lower; `istft_draw.draw_harmonics_kernel`).
-     Noise: the timbre's floor between harmonics (`istft_noise.split_noise_floor`: valley medians minus
-     the partials' window leakage; partial amplitudes keep only their power above it) is resampled to the
+     Noise: the timbre's floor between its partials (`istft_noise.split_noise_floor`: valley medians minus
+     the peaks' window leakage; partial amplitudes keep only their power above it) is resampled to the
      note (f -> f * f_note / f_ref, power density / ratio so that its power is kept) and added with random
      phase each frame (`istft_draw.add_noise_kernel`): white noise of variance sigma^2 in the timbre plays
-     as noise of PSD 2 sigma^2 / (sr_model * ratio) (tested within 1 dB). Clean harmonic timbres have no
-     floor.
+     as noise of PSD 2 sigma^2 / (sr_model * ratio) (tested within 1 dB). Clean timbres have no floor.
+     Measured (tests): stiff-string partials (B = 0.002, k = 1..12) within 0.1 cent and 0.1 dB at MIDI
+     45..81; a bar/bell ratio set (0.5, 1, 2.756, 5.404, 8.933) within 1 cent. Partials closer than ~6
+     timbre bins read each other's leakage (a hum 5 bins from a 4x stronger fundamental: 6 cents off).
   2. Phase: RTPGHI (`synth.rtpghi.rtpghi_frame_kernel`), with one hop of look-ahead (centred time
      derivative; the frame synthesised now is the one computed a hop ago) or none.
   3. irfft (`synth.nbfft`), times a synthesis window, overlap-added into the voice's buffer, together
@@ -35,8 +41,11 @@ Level scale: 1. A timbre partial of amplitude a (the timbre frame being what the
 sinusoid of amplitude a, the oscbank's convention) comes out as a sinusoid of amplitude a * gain (measured
 within 1 dB in tests), so engine switches keep the level.
 
-Timbre changes: the harmonic amplitudes ramp linearly over `timbre_ramp_ms`; on top, consecutive frames
-overlap by n_fft - hop samples, so any change is crossfaded by the overlap-add (click-free).
+Timbre changes: the peaks live in a slot table (2 x max_partials slots, each a ratio and an amplitude).
+A new timbre's peak takes the sounding slot whose ratio is within SLOT_MATCH_CENTS (amplitude and ratio
+ramp linearly over `timbre_ramp_ms`), else a free slot (fading in from 0); slots left unmatched fade out.
+On top, consecutive frames overlap by n_fft - hop samples, so any change is crossfaded by the overlap-add
+(click-free, also between harmonic and inharmonic timbres: tested).
 
 Latency. Note starts: 0 (heard from the next sample, at full level). Pitch/timbre changes: they enter the
 next frame synthesised (within a hop), which with look-ahead is used one hop later (`latency_samples` =
@@ -46,7 +55,9 @@ Measured against the oscbank on vibrato at 48 kHz: the istft output lags it by ~
 A3, ~500 around A2, ~570 at C2; ~1250 at n_fft 2048 with a symmetric hann (attack_length = n_fft/2).
 
 FFT size per voice (default): chosen at note start from the pitch, the smallest of base/4 .. 2 base
-(512..4096 at 48 kHz) that puts the harmonics MIN_SPACING_BINS apart: bass notes get the long window they
+(512..4096 at 48 kHz) that puts the partials MIN_SPACING_BINS apart (harmonics: f_note apart; a timbre
+whose partials are closer, or lie below the fundamental, e.g. a bell's hum at f_note / 2, takes a longer
+window by its `spacing_ratio`): bass notes get the long window they
 need to resolve their partials (MIDI 36: -32 dB spectral convergence against the oscbank vs -22 dB at a
 fixed 2048), high notes a short one that follows vibrato and reacts sooner (A4, 50-cent vibrato: -40 dB vs
 -29 dB; ~160 samples of control delay instead of ~500). Measured in benchmarks/bench_istft.py.
@@ -64,8 +75,9 @@ import numpy as np
 
 from vaesynth.synth.istft_draw import add_noise_kernel, draw_harmonics_kernel, gaussian_window_circular
 from vaesynth.synth.istft_noise import split_noise_floor
+from vaesynth.synth.istft_peaks import spectral_peaks
 from vaesynth.synth.nbfft import IrfftPlan, irfft_kernel
-from vaesynth.synth.oscbank import MAX_PARTIALS, harmonic_amplitudes
+from vaesynth.synth.oscbank import MAX_PARTIALS
 from vaesynth.synth.protocol import Timbre
 from vaesynth.synth.rtpghi import DEFAULT_TOL, LOG_FLOOR, gaussian_lambda, rtpghi_frame_kernel, tgrad_kernel
 from vaesynth.synth.spectral import analysis_window
@@ -227,6 +239,7 @@ def _synth_frame(
 @numba.njit(nogil=True, cache=True)
 def istft_render_kernel(
     amps,
+    ratios,
     n_partials,
     noise_env,
     n_env,
@@ -296,7 +309,7 @@ def istft_render_kernel(
             rate = 0.0 if fresh[v] else (f0 - frame_f0[v]) / hop
             frame_f0[v] = f0
             nl = new_log[:m]
-            draw_harmonics_kernel(amps, n_partials, f0, rate, sample_rate, n_fft, lam, radii[z], nl)
+            draw_harmonics_kernel(amps, ratios, n_partials, f0, rate, sample_rate, n_fft, lam, radii[z], nl)
             if fresh[v]:
                 for r in range(3):
                     for b in range(m):
@@ -358,9 +371,72 @@ def istft_render_kernel(
         pos[v] = p0 + chunk
 
 
-# Adaptive FFT size: each voice takes the smallest size whose bins put its harmonics at least this many bins
+# A new timbre's peak takes over a sounding slot within this many cents (ratio and amplitude glide over the
+# timbre ramp); farther, the old partial fades out and the new one fades in.
+SLOT_MATCH_CENTS = 30.0
+
+
+@numba.njit(nogil=True, cache=True)
+def _assign_slots_kernel(ratios, amps, max_log_dist, amp_cur, amp_target, ratio_cur, ratio_target, claimed):
+    """Put a timbre's peaks (ratios float64 [n], amps float32 [n], strongest first) into the slot table.
+
+    A slot sounds if amp_cur or amp_target > 0. Each peak takes the unclaimed sounding slot of nearest
+    target ratio within max_log_dist (natural log of the ratio): amplitude and ratio targets set, both ramp
+    from where they are. Otherwise it takes a free slot, ratio set at once, amplitude from 0 (fade in). If
+    no slot is free the (weakest remaining) peaks are dropped. Every unclaimed slot fades out (target 0).
+    Returns the number of slots to draw (highest sounding index + 1)."""
+    n_slots = amp_cur.shape[0]
+    for s in range(n_slots):
+        claimed[s] = False
+    for j in range(ratios.shape[0]):
+        r = ratios[j]
+        if not (r > 0.0) or not (amps[j] > 0.0):
+            continue
+        lr = math.log(r)
+        best = -1
+        best_d = max_log_dist
+        for s in range(n_slots):
+            if claimed[s] or not (amp_cur[s] > 0.0 or amp_target[s] > 0.0):
+                continue
+            d = abs(math.log(ratio_target[s]) - lr)
+            if d <= best_d:
+                best, best_d = s, d
+        if best < 0:
+            for s in range(n_slots):
+                if not claimed[s] and not (amp_cur[s] > 0.0 or amp_target[s] > 0.0):
+                    best = s
+                    ratio_cur[s] = r
+                    amp_cur[s] = 0.0
+                    break
+        if best < 0:
+            continue
+        claimed[best] = True
+        ratio_target[best] = r
+        amp_target[best] = amps[j]
+    n_draw = 0
+    for s in range(n_slots):
+        if not claimed[s]:
+            amp_target[s] = 0.0
+        if amp_cur[s] > 0.0 or amp_target[s] > 0.0:
+            n_draw = s + 1
+    return n_draw
+
+
+def _spacing_ratio(ratios: np.ndarray, amps: np.ndarray) -> float:
+    """min(1, lowest ratio, closest gap between ratios) over the partials within SPACING_RANGE_DB of the
+    strongest: the frequency resolution (in units of f_note) a voice's window needs for this timbre."""
+    if len(amps) == 0 or not float(np.max(amps)) > 0:
+        return 1.0
+    r = np.sort(ratios[amps >= float(np.max(amps)) * 10 ** (-SPACING_RANGE_DB / 20)])
+    gaps = np.diff(np.concatenate(([0.0], r)))
+    return float(min(1.0, gaps.min()))
+
+
+# Adaptive FFT size: each voice takes the smallest size whose bins put its partials at least this many bins
 # apart (resolved gaussian lobes); smaller windows follow vibrato better and react sooner.
 MIN_SPACING_BINS = 4.5
+# Partials weaker than this below the strongest do not make the window longer.
+SPACING_RANGE_DB = 60.0
 
 
 class IstftRenderer:
@@ -368,15 +444,17 @@ class IstftRenderer:
 
     sample_rate: output Hz (22050..96000). max_voices: slots. n_fft: FFT size (power of two) for every
     voice; default None = per voice, from its pitch at note start: the smallest of n_fft_sizes (default
-    base/4 .. 2 base, base = `default_n_fft(sample_rate)`: 512..4096 at 48 kHz) that puts harmonics
-    MIN_SPACING_BINS apart. hop_length: the largest hop (default base/8: 256 at 48 kHz); a size uses
+    base/4 .. 2 base, base = `default_n_fft(sample_rate)`: 512..4096 at 48 kHz) that puts the timbre's
+    partials MIN_SPACING_BINS apart. hop_length: the largest hop (default base/8: 256 at 48 kHz); a size uses
     min(hop_length, its n_fft/4). lookahead: 0 or 1 hop for RTPGHI's time derivative. chunk_size: samples
     per `render` (any value). timbre_ramp_ms: time a new timbre's amplitudes take to settle. tol: RTPGHI's
-    relative tolerance. max_partials: harmonics kept from a timbre. attack_length: rise of the synthesis
-    window before each frame's centre (default n_fft/8 of each size; n_fft/2 = symmetric hann).
-    noise: render the timbre's floor between harmonics as noise (else partials only, like the oscbank).
+    relative tolerance. max_partials: spectral peaks kept from a timbre (strongest first).
+    attack_length: rise of the synthesis window before each frame's centre (default n_fft/8 of each size;
+    n_fft/2 = symmetric hann).
+    noise: render the timbre's floor between its partials as noise (else partials only, like the oscbank).
     latency_samples = lookahead * hop_length (the largest hop); centre_delay_samples: that of the base size
-    (see the module docstring); n_fft_sizes, hop_lengths: per size class.
+    (see the module docstring); n_fft_sizes, hop_lengths: per size class. spacing_ratio: the current
+    timbre's closest partial spacing / f_ref (at most 1), used by the per-voice FFT size.
     """
 
     def __init__(
@@ -497,18 +575,28 @@ class IstftRenderer:
         self._noise_env = np.zeros(self.max_partials + 1, np.float32)
         self._n_env = 0
         self._noise_scale = 0.0
-        self._amp_cur = np.zeros(self.max_partials, np.float32)
-        self._amp_next = np.zeros(self.max_partials, np.float32)
-        self._amp_target = np.zeros(self.max_partials, np.float32)
+        # Partial slot table (see set_timbre): 2 x max_partials slots, so that a timbre's partials can fade in
+        # while the previous timbre's fade out.
+        n_slots = 2 * self.max_partials
+        self._amp_cur = np.zeros(n_slots, np.float32)
+        self._amp_next = np.zeros(n_slots, np.float32)
+        self._amp_target = np.zeros(n_slots, np.float32)
+        self._ratio_cur = np.ones(n_slots)
+        self._ratio_target = np.ones(n_slots)
+        self._ratio_step = np.zeros(n_slots)
+        self._slot_claimed = np.zeros(n_slots, np.bool_)
         self._n_partials = 0
         self._target_n_partials = 0
         self._ramp_left = 0
         self._starts = 0
+        # Closest spacing of the timbre's partials (and of the lowest from DC), as a ratio of f_ref.
+        self.spacing_ratio = 1.0
         self.timbre: Timbre | None = None
 
     def n_fft_for(self, f0_hz: float) -> int:
-        """FFT size a voice starting at f0_hz uses: the smallest size that puts its harmonics at least
-        MIN_SPACING_BINS bins apart (the largest if none does)."""
+        """FFT size a voice starting at f0_hz uses: the smallest size that puts the current timbre's partials
+        at least MIN_SPACING_BINS bins apart (harmonic timbres: f0_hz apart; see `spacing_ratio`), the
+        largest if none does."""
         return int(self._n_ffts[self._size_index(f0_hz)])
 
     def control_delay_for(self, f0_hz: float) -> int:
@@ -519,19 +607,25 @@ class IstftRenderer:
 
     def _size_index(self, f0_hz: float) -> int:
         for z, size in enumerate(self.n_fft_sizes):
-            if f0_hz * size / self.sample_rate >= MIN_SPACING_BINS:
+            if f0_hz * self.spacing_ratio * size / self.sample_rate >= MIN_SPACING_BINS:
                 return z
         return len(self.n_fft_sizes) - 1
 
     def set_timbre(self, timbre: Timbre) -> None:
-        """New target timbre; its harmonic amplitudes ramp in over timbre_ramp_ms. Real-time safe: no (small
+        """New target timbre. Its spectral peaks (`istft_peaks.spectral_peaks`: wherever they lie, as ratios
+        r_j = f_j / f_ref) go into the slot table: a peak within SLOT_MATCH_CENTS of a sounding slot's ratio
+        takes that slot (amplitude and ratio ramp to the new values), the others take free slots and fade in
+        from zero, and slots left unmatched fade out; all over timbre_ramp_ms. Real-time safe: no (small
         allocations; numba loops, ~100 µs)."""
-        amps = harmonic_amplitudes(timbre, self.max_partials)
+        ratios, amps = spectral_peaks(timbre, self.max_partials)
         self._n_env = 0
         if self.noise:
-            env, amps = split_noise_floor(timbre, amps)
+            cfg = timbre.config
+            n_harmonics = int(
+                min(self.max_partials, math.floor((cfg.sample_rate / 2 - 1e-9) / timbre.f_ref_hz))
+            )
+            env, amps = split_noise_floor(timbre, amps, ratios, max_env=n_harmonics + 1)
             if len(env):
-                cfg = timbre.config
                 w = analysis_window(cfg)
                 # |X_m|^2 = sigma^2 * sum(w^2) for white noise of variance sigma^2 (PSD 2 sigma^2 / sr_m);
                 # the size-dependent factor sqrt(n_fft) / G is applied per voice (_noise_factors).
@@ -539,11 +633,23 @@ class IstftRenderer:
                 self._noise_env[: len(env)] = env
                 self._noise_scale = scale * math.sqrt(timbre.f_ref_hz)
                 self._n_env = len(env)
-        self._amp_target[:] = 0.0
-        self._amp_target[: len(amps)] = amps
-        self._n_partials = max(self._n_partials, len(amps))
-        self._target_n_partials = len(amps)
+        self._n_partials = _assign_slots_kernel(
+            np.ascontiguousarray(ratios, np.float64),
+            np.ascontiguousarray(amps, np.float32),
+            math.log(2.0) * SLOT_MATCH_CENTS / 1200.0,
+            self._amp_cur,
+            self._amp_target,
+            self._ratio_cur,
+            self._ratio_target,
+            self._slot_claimed,
+        )
+        self._target_n_partials = 0
+        for j in range(len(self._amp_target) - 1, -1, -1):
+            if self._amp_target[j] > 0:
+                self._target_n_partials = j + 1
+                break
         self._ramp_left = self._ramp_chunks
+        self.spacing_ratio = _spacing_ratio(ratios, amps)
         self.timbre = timbre
 
     def start_voice(self, voice: int, f0_hz: float) -> None:
@@ -568,6 +674,7 @@ class IstftRenderer:
         self._advance_timbre_ramp()
         istft_render_kernel(
             self._amp_cur,
+            self._ratio_cur,
             self._n_partials,
             self._noise_env,
             self._n_env,
@@ -612,8 +719,8 @@ class IstftRenderer:
         )
 
     def _advance_timbre_ramp(self) -> None:
-        """One chunk's step of the harmonic amplitudes toward the target timbre (called once per `render`).
-        Real-time safe: yes (in place)."""
+        """One chunk's step of the slots' amplitudes and ratios toward the target timbre (called once per
+        `render`). Real-time safe: yes (in place)."""
         if self._ramp_left > 0:
             r = self._ramp_left
             cur, tgt = self._amp_cur, self._amp_target
@@ -621,7 +728,11 @@ class IstftRenderer:
             np.subtract(tgt, cur, out=self._amp_next)
             self._amp_next *= np.float32(1.0 / r)
             cur += self._amp_next
+            np.subtract(self._ratio_target, self._ratio_cur, out=self._ratio_step)
+            self._ratio_step *= 1.0 / r
+            self._ratio_cur += self._ratio_step
             self._ramp_left = r - 1
             if self._ramp_left == 0:
                 cur[:] = tgt
+                self._ratio_cur[:] = self._ratio_target
                 self._n_partials = self._target_n_partials

@@ -1,5 +1,6 @@
-"""Drawing the istft renderer's magnitude frames: harmonic partials as gaussian (chirp) lobes on the output
-STFT grid, and the timbre's noise floor with random phase. Numba nogil kernels, nothing allocated.
+"""Drawing the istft renderer's magnitude frames: partials (at any frequency ratio) as gaussian (chirp)
+lobes on the output STFT grid, and the timbre's noise floor with random phase. Numba nogil kernels, nothing
+allocated.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ def gaussian_window_circular(n_fft: int, lam: float) -> np.ndarray:
 
 @numba.njit(nogil=True, cache=True)
 def draw_harmonics_kernel(
-    amps, n_partials, f0_hz, f0_rate_hz_per_sample, sample_rate, n_fft, lam, radius_bins, out_log
+    amps, ratios, n_partials, f0_hz, f0_rate_hz_per_sample, sample_rate, n_fft, lam, radius_bins, out_log
 ):
-    """Log-magnitude frame of harmonic partials at k * f0_hz (k = 1..n_partials), gaussian lobes.
+    """Log-magnitude frame of partials at ratios[p] * f0_hz (p < n_partials; harmonic: ratios = k), gaussian
+    lobes.
 
-    amps: float32 [>= n_partials] sinusoid amplitudes. f0_rate_hz_per_sample: how fast f0 moves (pitch bend,
-    vibrato): partial k is drawn as the gaussian-window STFT of a linear chirp of rate c = k * rate / sr
+    amps: float32 [>= n_partials] sinusoid amplitudes (0: slot unused). ratios: float64 [>= n_partials]
+    frequency / f0 (any order). f0_rate_hz_per_sample: how fast f0 moves (pitch bend,
+    vibrato): partial p is drawn as the gaussian-window STFT of a linear chirp of rate c = r_p * rate / sr
     (cycles/sample^2), whose lobe is wider by sqrt(1 + (lam c)^2) and lower by (1 + (lam c)^2)^(1/4) (same
     energy): with that lobe RTPGHI's gradients describe the chirp, and fast vibrato does not smear into
     beating between frames of different stationary frequencies. lam: gaussian lambda (samples^2).
@@ -53,10 +56,12 @@ def draw_harmonics_kernel(
     half_sqrt_lam = 0.5 * math.sqrt(lam)
     bins_per_hz = n_fft / sample_rate
     for p in range(n_partials):
-        f = (p + 1) * f0_hz
-        if f >= nyq:
-            break
         a = amps[p]
+        if not (a > 1e-30):
+            continue
+        f = ratios[p] * f0_hz
+        if f >= nyq:
+            continue
         if f >= fade_lo:
             a *= 0.5 * (1.0 + math.cos(math.pi * (f - fade_lo) / (nyq - fade_lo)))
         if not (a > 1e-30):
@@ -64,7 +69,7 @@ def draw_harmonics_kernel(
         q = f * bins_per_hz
         if q < MIN_PARTIAL_BINS:
             continue
-        lc = lam * (p + 1) * f0_rate_hz_per_sample / sample_rate
+        lc = lam * ratios[p] * f0_rate_hz_per_sample / sample_rate
         spread = min(1.0 + lc * lc, MAX_CHIRP_SPREAD)
         la = math.log(a * half_sqrt_lam) - 0.25 * math.log(spread)
         beta_p = beta / spread

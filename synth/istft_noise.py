@@ -1,4 +1,4 @@
-"""The noise floor of a timbre: what lies between its harmonics, separated from the partials.
+"""The noise floor of a timbre: what lies between its partials (harmonic or not), separated from them.
 
 Used by the istft renderer (`synth.istft`), which plays partials through RTPGHI and this floor as
 random-phase noise. Control-thread work (numba kernels, ~100 µs per timbre: the engine applies timbres in
@@ -39,17 +39,21 @@ def _lobe_table(window: str, n_fft: int) -> np.ndarray:
     return _LOBE_TABLES[key]
 
 
-def split_noise_floor(timbre: Timbre, amps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Separate the timbre's floor between harmonics from its partials.
+def split_noise_floor(
+    timbre: Timbre, amps: np.ndarray, ratios: np.ndarray | None = None, max_env: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Separate the timbre's floor from its partials (harmonic or not).
 
-    The floor below harmonic k + 1/2 is the median, over the middle half of the interval [k f_ref,
-    (k+1) f_ref] (k = 0: below the fundamental), of the magnitude minus the leakage of the nearest partials
-    (their window lobes, magnitudes summed: an upper bound of the leakage, so clean partials leave no
-    floor). The partial amplitudes (from peak picking) lose
-    the floor's share of power at their frequency: a_k <- a_k sqrt(1 - (floor_k / peak_k)^2), so a flat
-    noise frame becomes noise, not a comb of partials. Floors below NOISE_FLOOR_MIN_RELATIVE x the frame's
-    peak are dropped (clean timbres stay pure).
-    timbre: Timbre. amps: float32 [n_partials] from `harmonic_amplitudes`.
+    The floor at f / f_ref = k + 1/2 is the median, over the middle half of the interval [k f_ref,
+    (k+1) f_ref] (k = 0: below the fundamental), of the magnitude minus the leakage of the partials within
+    LOBE_TABLE_BINS bins (their window lobes, magnitudes summed: an upper bound of the leakage, so clean
+    partials leave no floor, wherever they lie). The partial amplitudes lose the floor's share of power at
+    their frequency: a_j <- a_j sqrt(1 - (floor(r_j) / peak_j)^2), so a flat noise frame becomes noise, not a
+    comb of partials. Floors below NOISE_FLOOR_MIN_RELATIVE x the frame's peak are dropped (clean timbres
+    stay pure).
+    timbre: Timbre. amps: float32 [n_partials] sinusoid amplitudes (`harmonic_amplitudes` or
+    `istft_peaks.spectral_peaks`). ratios: float64 [n_partials] their frequencies / f_ref (default k = 1..n).
+    max_env: most envelope points (default n_partials + 1).
     Returns (env float32 [n_env] linear magnitudes at f / f_ref = k + 0.5 (empty if none), amps float32).
     Real-time safe: no.
     """
@@ -60,7 +64,12 @@ def split_noise_floor(timbre: Timbre, amps: np.ndarray) -> tuple[np.ndarray, np.
     peak = float(mag.max()) if n_bins else 0.0
     if spacing < NOISE_MIN_SPACING_BINS or not peak > 0:
         return np.zeros(0, np.float32), amps
-    n_env = min(len(amps) + 1, int((n_bins - 1) / spacing))
+    if ratios is None:
+        ratios = np.arange(1, len(amps) + 1, dtype=np.float64)
+    ratios = np.ascontiguousarray(ratios, dtype=np.float64)
+    n_env = min((len(amps) + 1) if max_env is None else int(max_env), int((n_bins - 1) / spacing))
+    if n_env <= 0:
+        return np.zeros(0, np.float32), amps
     lobe = _lobe_table(cfg.window, cfg.n_fft)
     peak_scale = 0.5 * _window_sum(cfg.window, cfg.n_fft)
     amps64 = np.asarray(amps, np.float64)
@@ -70,19 +79,20 @@ def split_noise_floor(timbre: Timbre, amps: np.ndarray) -> tuple[np.ndarray, np.
     min_floor = NOISE_FLOOR_MIN_RELATIVE * peak
     # Two passes: the leakage depends on the partial amplitudes, which depend on the floor. Pass 1 takes
     # partials at zero (the floor is an upper bound), pass 2 subtracts the leakage of the corrected partials.
-    _floors_kernel(mag, out, spacing, lobe, LOBE_TABLE_STEPS, peak_scale, min_floor, env, scratch)
-    _corrected_kernel(mag, amps64, env, spacing, out)
-    _floors_kernel(mag, out, spacing, lobe, LOBE_TABLE_STEPS, peak_scale, min_floor, env, scratch)
+    _floors_kernel(mag, out, ratios, spacing, lobe, LOBE_TABLE_STEPS, peak_scale, min_floor, env, scratch)
+    _corrected_kernel(mag, amps64, ratios, env, spacing, out)
+    _floors_kernel(mag, out, ratios, spacing, lobe, LOBE_TABLE_STEPS, peak_scale, min_floor, env, scratch)
     if not np.any(env > 0):
         return np.zeros(0, np.float32), amps
-    _corrected_kernel(mag, amps64, env, spacing, out)
+    _corrected_kernel(mag, amps64, ratios, env, spacing, out)
     return env.astype(np.float32), out.astype(np.float32)
 
 
 @numba.njit(nogil=True, cache=True)
-def _floors_kernel(mag, partial_amps, spacing, lobe, steps, peak_scale, min_floor, env, scratch):
+def _floors_kernel(mag, partial_amps, ratios, spacing, lobe, steps, peak_scale, min_floor, env, scratch):
     """env[k] = median over the middle half of [k, k+1] * spacing bins of max(mag - leakage, 0), where the
-    leakage is the sum of the lobes (lobe table, `steps` per bin) of partials k-1..k+2; below min_floor: 0."""
+    leakage is the sum of the lobes (lobe table, `steps` per bin) of the partials (at ratios[j] * spacing
+    bins) within the table's reach; below min_floor: 0."""
     n_bins = mag.shape[0]
     n_amps = partial_amps.shape[0]
     n_lobe = lobe.shape[0]
@@ -92,12 +102,12 @@ def _floors_kernel(mag, partial_amps, spacing, lobe, steps, peak_scale, min_floo
         n = 0
         for b in range(lo, hi + 1):
             leak = 0.0
-            for j in range(max(1, k - 1), min(n_amps, k + 2) + 1):
-                x = abs(b - j * spacing) * steps
+            for j in range(n_amps):
+                x = abs(b - ratios[j] * spacing) * steps
                 i = int(x)
                 if i + 1 < n_lobe:
                     t = x - i
-                    leak += partial_amps[j - 1] * peak_scale * (lobe[i] * (1.0 - t) + lobe[i + 1] * t)
+                    leak += partial_amps[j] * peak_scale * (lobe[i] * (1.0 - t) + lobe[i + 1] * t)
             scratch[n] = max(mag[b] - leak, 0.0)
             n += 1
         if n == 0:
@@ -116,21 +126,28 @@ def _floors_kernel(mag, partial_amps, spacing, lobe, steps, peak_scale, min_floo
 
 
 @numba.njit(nogil=True, cache=True)
-def _corrected_kernel(mag, amps, env, spacing, out):
-    """out[k-1] = amps[k-1] * sqrt(1 - (floor_k / peak bin_k)^2): the partial keeps the power of its peak bin
-    above the floor (mean of the valleys either side): |peak|^2 = (a W(d))^2 + floor^2."""
+def _corrected_kernel(mag, amps, ratios, env, spacing, out):
+    """out[j] = amps[j] * sqrt(1 - (floor(r_j) / peak bin_j)^2): the partial keeps the power of its peak bin
+    above the floor (env interpolated at its ratio r_j): |peak|^2 = (a W(d))^2 + floor^2."""
     n_bins = mag.shape[0]
     n_env = env.shape[0]
-    for k in range(1, amps.shape[0] + 1):
-        below = env[k - 1] if k - 1 < n_env else 0.0
-        above = env[k] if k < n_env else below
-        floor_mag = 0.5 * (below + above)
-        c = int(round(k * spacing))
+    for j in range(amps.shape[0]):
+        r = ratios[j]
+        x = r - 0.5  # env[k] sits at ratio k + 0.5
+        if x <= 0.0:
+            floor_mag = env[0]
+        elif x >= n_env - 1:
+            floor_mag = env[n_env - 1]
+        else:
+            i = int(x)
+            t = x - i
+            floor_mag = env[i] * (1.0 - t) + env[i + 1] * t
+        c = int(round(r * spacing))
         raw = 0.0
         for b in range(max(0, c - 1), min(n_bins, c + 2)):
             raw = max(raw, float(mag[b]))
-        a = amps[k - 1]
+        a = amps[j]
         if a > 0 and raw > 0:
-            out[k - 1] = a * math.sqrt(max(0.0, 1.0 - (floor_mag / raw) ** 2))
+            out[j] = a * math.sqrt(max(0.0, 1.0 - (floor_mag / raw) ** 2))
         else:
-            out[k - 1] = a
+            out[j] = a

@@ -187,6 +187,7 @@ class IstftCaptureRenderer(IstftRenderer):
                 self._frame_f0[v] = f0
                 draw_harmonics_kernel(
                     self._amp_cur,
+                    self._ratio_cur,
                     self._n_partials,
                     f0,
                     rate,
