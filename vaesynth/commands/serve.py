@@ -173,7 +173,14 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
 
     say = lambda *a: print(*a, flush=True)  # noqa: E731
     set_jack_client_name(args.jack_name)
-    device = resolve_device(args.audio_device)
+    try:
+        device = resolve_device(args.audio_device)
+    except UserError:
+        # A model that cannot load is the first thing to fix: report it rather than the device.
+        loader.join()
+        if "error" in loaded:
+            raise loaded["error"] from None
+        raise
     rate = int(args.sample_rate or device["default_samplerate"])
     options = ServeOptions(
         engine=args.engine,
