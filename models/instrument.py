@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from vaesynth.errors import UserError
 from vaesynth.models.checkpoint import load_checkpoint
 from vaesynth.models.config import ModelConfig
 from vaesynth.models.features import FrameCodec
 from vaesynth.models.pca import LatentPCA
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.protocol import Timbre
-
-from vaesynth.errors import UserError
 
 # Inputs beyond these are clamped: the decoder has never seen latents far outside the prior (N(0, 1)), and
 # the knob range is ±3 standard deviations of each PCA component.

@@ -6,9 +6,9 @@ inertial step: c_n = P_stft(P_mag(t_{n-1})), t_n = c_n + alpha (c_n - c_{n-1}), 
 from RTPGHI's phase instead of random/zero phase it converges from a far better point (DESIGN.md: FGLA
 32 it. from RTPGHI -42 dB vs 100 it. from zero phase -31.7 dB spectral convergence).
 
-Offline, not real-time safe: `reconstruct_offline` rebuilds whole magnitude sequences on the `synth.spectral` grid
-(e.g. to listen to model reconstructions). `render --phase fgla` uses its own per-note variant
-(`synth/istft_offline.py`), on each note's own grid and window.
+Offline, not real-time safe: `reconstruct_offline` rebuilds whole magnitude sequences on the
+`synth.spectral` grid (e.g. to listen to model reconstructions). `render --phase fgla` uses its own
+per-note variant (`synth/istft_offline.py`), on each note's own grid and window.
 """
 
 from __future__ import annotations

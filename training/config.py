@@ -45,7 +45,7 @@ class TrainConfig:
     val_fraction: fraction of the groups (whole sounds/notes) held out for validation.
     checkpoint_every: optimiser steps between resumable checkpoints (a kill loses at most this many).
     device: "auto" (CUDA if present, else CPU), "cpu", "cuda", "cuda:N".
-    size: generated-dataset size (toy: number of frames; sf2: number of notes), None = the generator's default.
+    size: generated-dataset size (toy: frames; sf2: notes), None = the generator's default.
     arch, latent_dim, beta, likelihood, warmup_steps, free_bits, hidden, pitch_mode, f_ref_hz: ModelConfig.
     grad_clip: max global gradient norm (0 = no clipping).
     n_partials, n_noise_bands, detune_cents: the harmonic decoder's ModelConfig fields (same defaults).

@@ -16,9 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch.distributed as dist
-from vaesynth.training.config import TrainConfig
 
 from vaesynth.errors import UserError
+from vaesynth.training.config import TrainConfig
 
 
 def _free_port() -> int:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from vaesynth.training import metrics
-from vaesynth.training.split import frame_groups, val_index_for
 
 from vaesynth.errors import UserError
+from vaesynth.training import metrics
+from vaesynth.training.split import frame_groups, val_index_for
 
 
 def canonical_spec(spec: str) -> str:

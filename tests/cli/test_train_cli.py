@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from vaesynth.models.checkpoint import load_checkpoint
 
 from tests.training.synthetic import make_dataset, write_npz
 from vaesynth import cli
+from vaesynth.models.checkpoint import load_checkpoint
 
 TINY = [
     "--batch-size",

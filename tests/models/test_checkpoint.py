@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from vaesynth.models.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
 
 from vaesynth.errors import UserError
+from vaesynth.models.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
 
 
 def _payload():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.decomposition import PCA
+
 from vaesynth.models.pca import LatentPCA
 
 

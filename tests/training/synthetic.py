@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from vaesynth.datasets.base import Dataset
 from vaesynth.synth.config import SpectralConfig
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from vaesynth.models.checkpoint import load_checkpoint
-from vaesynth.training.trainer import train
 
 from tests.training.synthetic import tiny_config, write_npz
+from vaesynth.models.checkpoint import load_checkpoint
+from vaesynth.training.trainer import train
 
 
 @pytest.mark.slow  # two spawned processes each import torch: ~10-30 s on a busy 2-core machine

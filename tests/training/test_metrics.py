@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import mutual_info_score
+
 from vaesynth.training import metrics
 from vaesynth.training.metrics import (
     active_units,
