@@ -18,7 +18,7 @@ from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.controls import Controls
 from vaesynth.synth.engine import Engine, make_renderer
 from vaesynth.synth.istft import IstftRenderer
-from vaesynth.synth.istft_offline import render_messages_fgla
+from vaesynth.synth.istft_offline import note_spectral_convergence_db, render_messages_fgla
 from vaesynth.synth.offline import TimedMessage, render_messages
 from vaesynth.synth.protocol import Timbre
 from vaesynth.synth.spectral import magnitude
@@ -70,23 +70,6 @@ def make_controls_for(sample_rate: int, timbre: Timbre):
     return make_controls
 
 
-def sc_db(y: np.ndarray, note, recon) -> float:
-    gain = note.gain
-    held = np.median(gain[: len(gain) * 3 // 4])
-    ok = np.abs(gain - held) < 0.01 * held
-    x = y[note.start_sample : note.start_sample + len(gain)].astype(np.float64) / np.maximum(gain, 1e-9)
-    n_fft = len(recon.window)
-    err = ref = 0.0
-    for k, c in enumerate(recon.centres):
-        s = int(c) - n_fft // 2
-        if s < 0 or s + n_fft > len(x) or not ok[s : s + n_fft].all():
-            continue
-        mag = np.abs(np.fft.rfft(x[s : s + n_fft] * recon.window))
-        err += float(np.sum((mag - recon.target[k]) ** 2))
-        ref += float(np.sum(recon.target[k] ** 2))
-    return 10 * np.log10(err / ref) if ref > 0 else float("nan")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter phrase, fewer runs")
@@ -118,8 +101,15 @@ def main() -> None:
                 )
                 t_fgla.append(time.perf_counter() - t0)
             dur = len(live) / sample_rate
-            sc_live = np.nanmedian([sc_db(live, n, r) for n, r in zip(capture.notes, recons, strict=True)])
-            sc_fgla = np.nanmedian([sc_db(audio, n, r) for n, r in zip(capture.notes, recons, strict=True)])
+            sc_live = np.nanmedian(
+                [note_spectral_convergence_db(live, n, r) for n, r in zip(capture.notes, recons, strict=True)]
+            )
+            sc_fgla = np.nanmedian(
+                [
+                    note_spectral_convergence_db(audio, n, r)
+                    for n, r in zip(capture.notes, recons, strict=True)
+                ]
+            )
             tag = f"{'chords' if poly else 'notes'} {cents:.0f} c"
             if poly:
                 sc_live = sc_fgla = float("nan")

@@ -348,6 +348,32 @@ def reconstruct_note(
     return NoteReconstruction(signal, mags, centres, g)
 
 
+def sustain_region(gain: np.ndarray) -> np.ndarray:
+    """bool [n]: samples where a voice's gain is at its held level (within 1 %): attack, decay and release
+    excluded."""
+    held = np.median(gain[: len(gain) * 3 // 4])
+    return np.abs(gain - held) < 0.01 * held
+
+
+def note_spectral_convergence_db(y: np.ndarray, note: CapturedNote, recon: NoteReconstruction) -> float:
+    """DESIGN.md spectral convergence (dB) of a rendered note (engine output y / the voice's gain) against
+    the magnitude frames the renderer drew (recon.target), on the note's own STFT grid and window, over the
+    frames lying wholly in the sustain. NaN when no frame does. Real-time safe: no."""
+    gain = note.gain
+    ok = sustain_region(gain)
+    x = y[note.start_sample : note.start_sample + len(gain)].astype(np.float64) / np.maximum(gain, 1e-9)
+    n_fft = len(recon.window)
+    err = ref = 0.0
+    for k, c in enumerate(recon.centres):
+        s = int(c) - n_fft // 2
+        if s < 0 or s + n_fft > len(x) or not ok[s : s + n_fft].all():
+            continue
+        mag = np.abs(np.fft.rfft(x[s : s + n_fft] * recon.window))
+        err += float(np.sum((mag - recon.target[k]) ** 2))
+        ref += float(np.sum(recon.target[k] ** 2))
+    return 10 * np.log10(err / ref) if ref > 0 else float("nan")
+
+
 class IstftPlaybackRenderer:
     """VoiceRenderer that plays precomputed per-note signals (float [n_samples], pre-gain) in start order,
     times each voice's per-sample gain. notes: the capture's CapturedNote list (for pitch checks).

@@ -7,25 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from tests.training.synthetic import make_dataset, write_npz
+from tests.training.synthetic import make_dataset, tiny_cli_args, write_npz
 from vaesynth import cli
 from vaesynth.models.checkpoint import load_checkpoint
 
-TINY = [
-    "--batch-size",
-    "32",
-    "--latent-dim",
-    "4",
-    "--arch",
-    "mlp",
-    "--hidden",
-    "64,32",
-    "--lr",
-    "2e-3",
-    "--threads",
-    "1",
-    "--quiet",
-]
+TINY = tiny_cli_args()
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +24,7 @@ def trained(tmp_path_factory):
     assert cli.main(["train", "--data", str(data), "--out", str(model), "--epochs", "25", *TINY]) == 0
     untrained = folder / "untrained.pt"
     args = ["train", "--data", str(data), "--out", str(untrained), "--epochs", "1", *TINY]
-    args[args.index("2e-3")] = "1e-12"
+    args[args.index("--lr") + 1] = "1e-12"
     assert cli.main(args) == 0
     return data, model, untrained
 

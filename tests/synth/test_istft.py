@@ -18,6 +18,20 @@ TIMBRE_CONFIG = SpectralConfig(sample_rate=44100, n_fft=2048, hop_length=512)
 F_REF_HZ = 220.0
 
 
+def traced_bytes(call, n_calls: int) -> tuple[int, int]:
+    """(peak, retained) bytes that tracemalloc sees above the baseline over n_calls of call()."""
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for _ in range(n_calls):
+            call()
+        cur, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak - base, cur - base
+
+
 def harmonic_timbre(amplitudes, f_ref_hz: float = F_REF_HZ, config: SpectralConfig = TIMBRE_CONFIG) -> Timbre:
     """What a model would decode for a steady tone sum_k a_k sin(2 pi k f_ref t): its STFT magnitude frame."""
     t = np.arange(int(0.25 * config.sample_rate)) / config.sample_rate
@@ -197,19 +211,11 @@ def test_istft_renderer_render_allocates_nothing(renderer_48k):
     for _ in range(40):  # warm-up: compile, first frames
         r.render(f0, g, active, out)
     r.set_timbre(noisy_timbre(SAW * 0.5, 0.01))  # ramp and noise layer run inside the measured renders
-    tracemalloc.start()
-    try:
-        base, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for _ in range(200):
-            r.render(f0, g, active, out)
-        cur, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak, cur = traced_bytes(lambda: r.render(f0, g, active, out), 200)
     # An array of one spectrum (1025 float64) would be 8 kB; numba's dispatch of the kernel's ~40 arguments
     # costs ~2.4 kB transiently (measured), nothing persists.
-    assert peak - base < 4096
-    assert cur - base < 512
+    assert peak < 4096
+    assert cur < 512
 
 
 @pytest.mark.parametrize("scale", [0.0, 1e-42, 1e25])
@@ -536,14 +542,6 @@ def test_istft_renderer_render_allocates_nothing_during_inharmonic_ramp():
         r.render(f0, g, active, out)
     # Slots fade in/out and glide inside the measured renders.
     r.set_timbre(partials_timbre(STIFF_AMPS, stiff_ratios(16)))
-    tracemalloc.start()
-    try:
-        base, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for _ in range(200):
-            r.render(f0, g, active, out)
-        cur, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak - base < 4096
-    assert cur - base < 512
+    peak, cur = traced_bytes(lambda: r.render(f0, g, active, out), 200)
+    assert peak < 4096
+    assert cur < 512

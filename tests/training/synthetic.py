@@ -60,6 +60,22 @@ TINY_TRAIN = dict(
 )
 
 
+def tiny_cli_args() -> list[str]:
+    """TINY_TRAIN without the epochs, as `vaesynth train` options: a CLI run equals a `tiny_config` run."""
+    args = []
+    for key, value in TINY_TRAIN.items():
+        flag = "--" + key.replace("_", "-")
+        if key == "epochs":
+            continue
+        if value is True:
+            args.append(flag)
+        elif isinstance(value, tuple):
+            args += [flag, ",".join(str(v) for v in value)]
+        else:
+            args += [flag, str(value)]
+    return args
+
+
 def tiny_config(data: str, out: str, **overrides):
     """TrainConfig of a tiny run on `data` (an .npz written by `write_npz`)."""
     from vaesynth.training.config import TrainConfig

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.training.synthetic import make_dataset, tiny_config, write_npz
+from tests.training.synthetic import make_dataset, tiny_cli_args, tiny_config, write_npz
 from vaesynth.errors import UserError
 from vaesynth.models.checkpoint import load_checkpoint
 from vaesynth.training.split import split_by_group
@@ -112,19 +112,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, data_npz):
         "25",
         "--checkpoint-every",
         "5",
-        "--batch-size",
-        "32",
-        "--latent-dim",
-        "4",
-        "--arch",
-        "mlp",
-        "--hidden",
-        "64,32",
-        "--lr",
-        "2e-3",
-        "--threads",
-        "1",
-        "--quiet",
+        *tiny_cli_args(),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
