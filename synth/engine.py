@@ -143,6 +143,7 @@ class Engine:
         self._fade_delay = 0
         self._fade_len = max(1, int(round(crossfade_ms * 1e-3 * self.sample_rate)))
         self._pending_engine: str | None = None
+        self._timbre: Timbre | None = None  # the latest timbre applied (render thread)
 
         g = db_to_amplitude(self._check_gain_db(gain_db))
         self._gain = g
@@ -453,8 +454,12 @@ class Engine:
             self.gain_db = event[1]
             self._gain_target = db_to_amplitude(event[1])
         elif kind == "timbre":
-            for r in self.renderers.values():
-                r.set_timbre(event[1])
+            # Only the renderers that sound get it now (istft's set_timbre costs ~0.1-0.2 ms of this thread);
+            # an idle one gets the latest timbre when it is switched in (_begin_switch).
+            self._timbre = event[1]
+            self._current.set_timbre(event[1])
+            if self._fade_from is not None:
+                self._fade_from.set_timbre(event[1])
         elif kind == "engine":
             if self._fade_from is None:
                 self._begin_switch(event[1])
@@ -469,6 +474,8 @@ class Engine:
         new = self.renderers[name]
         if new is self._current:
             return
+        if self._timbre is not None and getattr(new, "timbre", None) is not self._timbre:
+            new.set_timbre(self._timbre)
         v = self.voices
         for slot in np.flatnonzero(v.stage != 0):
             new.start_voice(int(slot), v.f0_of(int(slot)))
