@@ -21,12 +21,16 @@ Layout (a dict; every value is a tensor, str, int, float, bool, None, list or di
 Loading goes through `torch.load(weights_only=True)`, whose restricted unpickler refuses any global that
 is not a plain tensor/container type: a pickle carrying code is refused, never executed. Everything we
 store is therefore converted to plain types first (`to_plain`); numpy arrays become tensors.
+`load_checkpoint(path, tensors="numpy")` reads the same file without importing torch (models/torchzip.py,
+the same opcode and global limits) for `vaesynth serve`, whose decoder is numpy; content only torch can read
+raises `TorchRequired`, and the caller falls back to torch. torch is imported only where it is used.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -34,15 +38,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from vaesynth.errors import UserError
+from vaesynth.models import torchzip
 
 FORMAT = "vaesynth-checkpoint"
 FORMAT_VERSION = 1
 
 # Sections whose arrays the owning classes want back as numpy (they were saved as tensors).
 NUMPY_SECTIONS = ("codec", "pca")
+REQUIRED_SECTIONS = ("model_config", "model_state", "codec", "spectral_config")
+TENSOR_KINDS = ("torch", "numpy")
+
+
+class TorchRequired(Exception):
+    """`load_checkpoint(tensors="numpy")` met content only torch's loader can judge (a legacy-format file, a
+    dtype numpy lacks such as bfloat16, torch.Size, ...): load it with tensors="torch"."""
 
 
 def to_plain(obj: Any) -> Any:
@@ -51,6 +62,8 @@ def to_plain(obj: Any) -> Any:
     Raises TypeError for anything else that `torch.load(weights_only=True)` would refuse to read back, so a
     bad value fails at save time, not when a user opens the file.
     """
+    import torch
+
     if isinstance(obj, np.generic):  # before the float check: np.float64 is a float subclass
         return obj.item()
     if obj is None or isinstance(obj, (bool, int, float, str)):
@@ -79,7 +92,8 @@ def to_plain(obj: Any) -> Any:
 
 def to_numpy_tree(obj: Any) -> Any:
     """Inverse of `to_plain` for sections that hold numpy arrays: tensors become numpy arrays."""
-    if isinstance(obj, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor exists only if torch is loaded; never import it here
+    if torch is not None and isinstance(obj, torch.Tensor):
         return obj.numpy()
     if isinstance(obj, dict):
         return {k: to_numpy_tree(v) for k, v in obj.items()}
@@ -101,6 +115,8 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
     (os.replace is atomic on POSIX), so a crash or SIGKILL mid-save leaves the previous checkpoint intact.
     Returns the path written.
     """
+    import torch
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     from vaesynth import __version__
@@ -124,30 +140,56 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict:
+def load_checkpoint(path: str | Path, *, tensors: str = "torch") -> dict:
     """Read and check a checkpoint; numpy sections (`codec`, `pca`) come back as numpy arrays.
 
+    tensors: "torch" (torch.load(weights_only=True); model_state holds tensors) or "numpy" (read without
+    importing torch, models/torchzip.py; every tensor, model_state's too, is a numpy array). Both refuse the
+    same files with the same checks.
     Raises UserError (one line) for a missing file, a file that is not a vaesynth checkpoint (any other
     .pt, a text file, a pickle that would run code), a truncated file, or a format version this release
-    cannot read.
+    cannot read; with tensors="numpy", TorchRequired for content only torch reads.
     """
+    if tensors not in TENSOR_KINDS:
+        raise ValueError(f"tensors must be one of {TENSOR_KINDS}, got {tensors!r}")
     path = Path(path)
     if not path.exists():
         raise UserError(f"checkpoint {path} not found")
     if path.is_dir():
         raise UserError(f"checkpoint {path} is a folder, not a .pt file")
+    data = _read_numpy(path) if tensors == "numpy" else _read_torch(path)
+    _check_header(data, path)
+    if tensors == "torch":
+        for key in NUMPY_SECTIONS:
+            if data.get(key) is not None:
+                data[key] = to_numpy_tree(data[key])
+    return data
+
+
+def _code_refusal(path: Path) -> UserError:
+    # Where a pickle that carries code (or any foreign object) ends up, unexecuted.
+    return UserError(
+        f"{path} is not a vaesynth checkpoint (not plain tensor data; pickled objects and "
+        "code are never loaded)"
+    )
+
+
+def _truncated(path: Path) -> UserError:
+    return UserError(f"{path} is truncated or corrupt (not a complete vaesynth checkpoint)")
+
+
+def _read_torch(path: Path) -> Any:
+    """torch.load(weights_only=True), its errors as one-line UserErrors."""
+    import torch
+
     try:
         with warnings.catch_warnings():
             # A foreign pickle (protocol > 2) makes torch warn before refusing it; the refusal is our message.
             warnings.simplefilter("ignore")
-            data = torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        # weights_only refuses every global that is not a tensor/container type: this is where a pickle
-        # that carries code (or any foreign object) ends up, unexecuted.
-        raise UserError(
-            f"{path} is not a vaesynth checkpoint (not plain tensor data; pickled objects and "
-            "code are never loaded)"
-        ) from None
+        # weights_only refuses every global that is not a tensor/container type.
+        raise _code_refusal(path) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, UnicodeDecodeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         if (
@@ -156,10 +198,30 @@ def load_checkpoint(path: str | Path) -> dict:
             or "truncat" in msg.lower()
             or "failed reading" in msg
         ):
-            raise UserError(f"{path} is truncated or corrupt (not a complete vaesynth checkpoint)") from None
+            raise _truncated(path) from None
         raise UserError(f"{path} is not a vaesynth checkpoint ({msg[:120]})") from None
     except Exception:  # anything else the unpickler can raise on garbage input (KeyError on a text file)
         raise UserError(f"{path} is not a vaesynth checkpoint (not a PyTorch file)") from None
+
+
+def _read_numpy(path: Path) -> Any:
+    """models/torchzip.read_torch_file, its errors as the same one-line UserErrors as `_read_torch`."""
+    try:
+        return torchzip.read_torch_file(path)
+    except torchzip.ForbiddenContent:
+        raise _code_refusal(path) from None
+    except torchzip.CorruptFile:
+        raise _truncated(path) from None
+    except torchzip.NotTorchFile as e:
+        raise UserError(f"{path} is not a vaesynth checkpoint ({str(e)[:120]})") from None
+    except torchzip.NeedsTorch as e:
+        raise TorchRequired(f"{path}: {e}") from None
+    except OSError as e:
+        raise UserError(f"{path} is not a vaesynth checkpoint ({e.strerror or e})") from None
+
+
+def _check_header(data: Any, path: Path) -> None:
+    """The vaesynth header, format version and required sections; one-line UserError otherwise."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UserError(f"{path} is not a vaesynth checkpoint (a .pt file without the vaesynth header)")
     version = data.get("format_version")
@@ -170,13 +232,9 @@ def load_checkpoint(path: str | Path) -> dict:
             f"{path} was written by a newer vaesynth (checkpoint format {version}; this release "
             f"reads up to {FORMAT_VERSION}): upgrade vaesynth"
         )
-    for key in ("model_config", "model_state", "codec", "spectral_config"):
+    for key in REQUIRED_SECTIONS:
         if key not in data:
             raise UserError(f"{path} is an incomplete vaesynth checkpoint (no {key})")
-    for key in NUMPY_SECTIONS:
-        if data.get(key) is not None:
-            data[key] = to_numpy_tree(data[key])
-    return data
 
 
 def strip_training_state(data: dict) -> dict:

@@ -1,0 +1,271 @@
+"""The decoder's forward pass in numpy, from a checkpoint's arrays: `vaesynth serve` plays without torch.
+
+`NumpyDecoder(cfg, state)` takes the ModelConfig and the `decoder.*` arrays of a BetaVAE state_dict (numpy,
+as `load_checkpoint(path, tensors="numpy")` returns them) and reproduces `BetaVAE.decode(z, cond)` and
+`BetaVAE.controls(z, cond)` for a batch: the layers in float32 as torch, the rendering in float64 (equal to
+torch's float32 forward within float tolerance, tests/models/test_npdecode.py). Archs: mlp400, mlp (Linear +
+ReLU, the last layer linear; a sigmoid link for the Bernoulli likelihood) and harmonic (models/harmonic.py: a LeakyReLU trunk, three
+linear heads, partials drawn as window lobes and added in power with the mel-interpolated noise). conv has
+no numpy port (`UnsupportedArch`; use the torch model).
+
+Why not models/fastdecode.py: it builds from a torch module and imports torch; this one reads arrays only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+
+from vaesynth.models.config import ModelConfig
+
+# models/harmonic.py's constants (that module imports torch); tests/models/test_npdecode.py asserts equality.
+MAX_INHARMONICITY = 0.01
+KERNEL_HALF_WIDTH_BINS = 4.5
+KERNEL_OVERSAMPLE = 64
+LOBE_SCALE_RANGE = (0.5, 2.0)
+POWER_EPS = 1e-20
+LEAKY_SLOPE = 0.01  # nn.LeakyReLU's default, the harmonic trunk's activation
+
+NUMPY_ARCHS = ("mlp400", "mlp", "harmonic")
+
+
+class UnsupportedArch(ValueError):
+    """The arch has no numpy decoder (conv)."""
+
+
+def _linear_stack(state: Mapping[str, np.ndarray], prefix: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[(weight [out, in] float32, bias [out])] of an nn.Sequential's Linear layers `prefix.<i>.weight`,
+    in index order (activations hold no parameters)."""
+    idx = sorted(
+        int(k[len(prefix) + 1 : -len(".weight")])
+        for k in state
+        if k.startswith(prefix + ".") and k.endswith(".weight") and k[len(prefix) + 1 : -7].isdigit()
+    )
+    if not idx:
+        raise ValueError(f"no {prefix}.<i>.weight arrays")
+    return [_linear(state, f"{prefix}.{i}") for i in idx]
+
+
+def _linear(state: Mapping[str, np.ndarray], prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        w = np.asarray(state[f"{prefix}.weight"], dtype=np.float32)
+        b = np.asarray(state[f"{prefix}.bias"], dtype=np.float32)
+    except KeyError as e:
+        raise ValueError(f"missing array {e.args[0]}") from None
+    if w.ndim != 2 or b.shape != (w.shape[0],):
+        raise ValueError(f"{prefix}: weight {w.shape} and bias {b.shape} do not form a linear layer")
+    if not (np.isfinite(w).all() and np.isfinite(b).all()):
+        raise ValueError(f"{prefix} holds NaN or inf")
+    return w, b
+
+
+def _chain(layers, n_in: int, n_out: int, what: str) -> None:
+    for w, _ in layers:
+        if w.shape[1] != n_in:
+            raise ValueError(f"{what}: a layer takes {w.shape[1]} inputs, expected {n_in}")
+        n_in = w.shape[0]
+    if n_out is not None and n_in != n_out:
+        raise ValueError(f"{what}: ends with {n_in} outputs, expected {n_out}")
+
+
+class NumpyDecoder:
+    """cfg: ModelConfig (arch in NUMPY_ARCHS). state: name -> numpy array, the BetaVAE state_dict (only the
+    `decoder.*` entries are read). Raises UnsupportedArch for conv, ValueError (one line) when the arrays do
+    not fit cfg. Holds float32 copies of the layers; no torch anywhere."""
+
+    def __init__(self, cfg: ModelConfig, state: Mapping[str, np.ndarray]):
+        if cfg.arch not in NUMPY_ARCHS:
+            raise UnsupportedArch(f"arch {cfg.arch!r} has no numpy decoder")
+        self.cfg = cfg
+        self.n_in = cfg.latent_dim + cfg.n_cond
+        if cfg.arch != "harmonic":
+            self.layers = _linear_stack(state, "decoder.net")
+            _chain(self.layers, self.n_in, cfg.n_bins, "decoder.net")
+            return
+        self.trunk = _linear_stack(state, "decoder.trunk")
+        hidden = self.trunk[-1][0].shape[0]
+        _chain(self.trunk, self.n_in, hidden, "decoder.trunk")
+        self.n_partials = cfg.partial_count
+        heads = []
+        for n_out, what in (
+            (self.n_partials, "amp_head"),
+            (cfg.n_noise_bands, "noise_head"),
+            (3, "shape_head"),
+        ):
+            w, b = _linear(state, f"decoder.{what}")
+            if w.shape != (n_out, hidden):
+                raise ValueError(f"decoder.{what} is {w.shape}, expected {(n_out, hidden)}")
+            heads.append((w, b))
+        # The three heads as one layer (one matmul): rows [amps | noise bands | shape (B, lobe, detune)].
+        self.heads = (np.concatenate([w for w, _ in heads]), np.concatenate([b for _, b in heads]))
+        try:
+            self.kernel = np.asarray(state["decoder.kernel"], dtype=np.float64)
+            self.noise_interp = np.asarray(state["decoder.noise_interp"], dtype=np.float32)
+        except KeyError as e:
+            raise ValueError(f"missing array {e.args[0]}") from None
+        n_tab = int(KERNEL_HALF_WIDTH_BINS * KERNEL_OVERSAMPLE) + 2
+        if self.kernel.shape != (n_tab,):
+            raise ValueError(f"decoder.kernel is {self.kernel.shape}, expected ({n_tab},)")
+        if self.noise_interp.shape != (cfg.n_noise_bands, cfg.n_bins):
+            expected = (cfg.n_noise_bands, cfg.n_bins)
+            raise ValueError(f"decoder.noise_interp is {self.noise_interp.shape}, expected {expected}")
+        self.k = np.arange(1, self.n_partials + 1, dtype=np.float64)
+        self._k2m1 = self.k * self.k - 1.0
+        reach = int(math.ceil(KERNEL_HALF_WIDTH_BINS * LOBE_SCALE_RANGE[1]))
+        self.offsets = np.arange(-reach + 1, reach + 1, dtype=np.float64)
+        self.bin_hz = cfg.sample_rate / cfg.n_fft
+        self._x1 = np.zeros(self.n_in, dtype=np.float32)
+
+    def _inputs(self, z, cond) -> np.ndarray:
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.cfg.latent_dim:
+            raise ValueError(f"z must be [B, {self.cfg.latent_dim}], got shape {z.shape}")
+        if not self.cfg.n_cond:
+            return z
+        c = (
+            np.zeros((z.shape[0], self.cfg.n_cond), np.float32)
+            if cond is None
+            else np.asarray(cond, np.float32)
+        )
+        if c.shape != (z.shape[0], self.cfg.n_cond):
+            raise ValueError(f"cond must be [{z.shape[0]}, {self.cfg.n_cond}], got shape {c.shape}")
+        return np.concatenate([z, c], axis=1)
+
+    def controls(self, z, cond=None) -> dict:
+        """Harmonic synthesis controls for z [B, latent_dim] (cond [B, n_cond]; None = 0, i.e. f_ref_hz), as
+        BetaVAE.controls: amps_db [B, K], inharmonicity [B], lobe_scale [B], noise_db [B, n_noise_bands],
+        f0_ratio [B], detune_cents [B]; float64."""
+        if self.cfg.arch != "harmonic":
+            raise ValueError(
+                f"arch {self.cfg.arch!r} has no parametric controls; decode() gives its spectrum"
+            )
+        x = self._inputs(z, cond)
+        h = x
+        for w, b in self.trunk:
+            h = h @ w.T + b
+            h = np.maximum(h, LEAKY_SLOPE * h)  # LeakyReLU (slope < 1)
+        db = self.cfg.db_range
+        out = (h @ self.heads[0].T + self.heads[1]).astype(np.float64)
+        k, n_bands = self.n_partials, self.cfg.n_noise_bands
+        shape = out[:, k + n_bands :]
+        lo, hi = LOBE_SCALE_RANGE
+        detune = self.cfg.detune_cents * np.tanh(shape[:, 2])
+        f0_ratio = (
+            np.exp2(x[:, self.cfg.latent_dim].astype(np.float64)) if self.cfg.n_cond else np.ones(x.shape[0])
+        )
+        if self.cfg.detune_cents > 0:
+            f0_ratio = f0_ratio * np.exp2(detune / 1200.0)
+        return {
+            "amps_db": db * (out[:, :k] - 1.0),
+            "inharmonicity": MAX_INHARMONICITY * _sigmoid(shape[:, 0]),
+            "lobe_scale": lo + (hi - lo) * _sigmoid(shape[:, 1] + math.log((1 - lo) / (hi - 1))),
+            "noise_db": db * (out[:, k : k + n_bands] - 1.0),
+            "f0_ratio": f0_ratio,
+            "detune_cents": detune,
+        }
+
+    def render(self, c: dict) -> np.ndarray:
+        """Linear magnitudes [B, n_bins] (re the reference level) of harmonic controls `c`: each partial's
+        window lobe (tabulated, linearly interpolated) on the FFT grid, added in power with the noise."""
+        cfg, n_bins = self.cfg, self.cfg.n_bins
+        k = self.k
+        freqs = (
+            (cfg.f_ref_hz * c["f0_ratio"])[:, None]
+            * k
+            * np.sqrt(1.0 + (k * k - 1.0) * c["inharmonicity"][:, None])
+        )
+        amps = 10.0 ** (c["amps_db"] / 20.0) * (freqs < 0.5 * cfg.sample_rate)
+        pos = freqs / self.bin_hz  # [B, K] fractional bins
+        idx = np.floor(pos)[..., None] + self.offsets  # [B, K, W]
+        u = np.abs((idx - pos[..., None]) / c["lobe_scale"][:, None, None]) * KERNEL_OVERSAMPLE
+        i0 = np.minimum(np.floor(u), self.kernel.shape[0] - 2)
+        frac = u - i0
+        i0 = i0.astype(np.intp)
+        valid = (u < KERNEL_HALF_WIDTH_BINS * KERNEL_OVERSAMPLE) & (idx >= 0) & (idx < n_bins)
+        kern = (self.kernel[i0] * (1.0 - frac) + self.kernel[i0 + 1] * frac) * valid
+        power = (kern * amps[..., None]) ** 2
+        n = pos.shape[0]
+        flat = (np.arange(n)[:, None, None] * n_bins + np.clip(idx, 0, n_bins - 1).astype(np.intp)).ravel()
+        partials = np.bincount(flat, weights=power.ravel(), minlength=n * n_bins).reshape(n, n_bins)
+        noise_db = c["noise_db"].astype(np.float32) @ self.noise_interp  # float32 as torch's; 2x faster
+        noise_power = 10.0 ** (noise_db.astype(np.float64) / 10.0)
+        return np.sqrt(partials + noise_power + POWER_EPS)
+
+    def decode1(self, z, cond=None) -> np.ndarray:
+        """One vector: z [latent_dim] (+ cond [n_cond]; None = zeros) -> model-space frame float32 [n_bins],
+        equal to `decode(z[None])[0]` at about half its cost (the live synth's case: scalar math for the
+        shape head, only the partials below Nyquist drawn). Not thread-safe (a shared input buffer)."""
+        cfg = self.cfg
+        if cfg.arch != "harmonic":
+            return self.decode(
+                np.asarray(z, np.float32)[None], None if cond is None else np.asarray(cond)[None]
+            )[0]
+        x = self._x1
+        x[: cfg.latent_dim] = z
+        if cfg.n_cond:
+            x[cfg.latent_dim :] = 0.0 if cond is None else cond
+        h = x
+        for w, b in self.trunk:
+            h = w @ h + b
+            np.maximum(h, LEAKY_SLOPE * h, out=h)
+        out = self.heads[0] @ h + self.heads[1]
+        k, n_bands, db = self.n_partials, cfg.n_noise_bands, cfg.db_range
+        s_b, s_lobe, s_detune = (float(v) for v in out[k + n_bands :])
+        lo, hi = LOBE_SCALE_RANGE
+        inharmonicity = MAX_INHARMONICITY * _sigmoid1(s_b)
+        lobe = lo + (hi - lo) * _sigmoid1(s_lobe + math.log((1 - lo) / (hi - 1)))
+        ratio = 2.0 ** float(x[cfg.latent_dim]) if cfg.n_cond else 1.0
+        if cfg.detune_cents > 0:
+            ratio *= 2.0 ** (cfg.detune_cents * math.tanh(s_detune) / 1200.0)
+        freqs = (cfg.f_ref_hz * ratio) * self.k * np.sqrt(1.0 + self._k2m1 * inharmonicity)
+        n_sounding = int(np.searchsorted(freqs, 0.5 * cfg.sample_rate))  # freqs rise with k (B >= 0)
+        pos = freqs[:n_sounding] / self.bin_hz
+        amps = 10.0 ** ((db / 20.0) * (out[:n_sounding].astype(np.float64) - 1.0))
+        idx = np.floor(pos)[:, None] + self.offsets
+        u = np.abs(idx - pos[:, None]) * (KERNEL_OVERSAMPLE / lobe)
+        i0 = np.minimum(np.floor(u), self.kernel.shape[0] - 2)
+        frac = u - i0
+        i0 = i0.astype(np.intp)
+        valid = (u < KERNEL_HALF_WIDTH_BINS * KERNEL_OVERSAMPLE) & (idx >= 0) & (idx < cfg.n_bins)
+        v = (self.kernel[i0] * (1.0 - frac) + self.kernel[i0 + 1] * frac) * amps[:, None]
+        power = np.bincount(idx[valid].astype(np.intp), weights=(v * v)[valid], minlength=cfg.n_bins)
+        noise_db = (db * (out[k : k + n_bands] - 1.0)) @ self.noise_interp
+        power += 10.0 ** (noise_db.astype(np.float64) / 10.0) + POWER_EPS
+        x_out = np.log10(np.sqrt(power) + 10.0 ** (-db / 20.0)) * (20.0 / db) + 1.0
+        if cfg.likelihood == "bernoulli":
+            np.clip(x_out, 0.0, 1.0, out=x_out)
+        return x_out.astype(np.float32)
+
+    def decode(self, z, cond=None) -> np.ndarray:
+        """z [B, latent_dim] (+ cond [B, n_cond]; None = zeros) -> the mean of p(x|z) in model space,
+        float32 [B, n_bins], as BetaVAE.decode. Real-time safe: no (allocates); the control thread's job."""
+        cfg = self.cfg
+        if cfg.arch == "harmonic":
+            mag = self.render(self.controls(z, cond))
+            floor = 10.0 ** (-cfg.db_range / 20.0)
+            x = 20.0 * np.log10(mag + floor) / cfg.db_range + 1.0
+            if cfg.likelihood == "bernoulli":
+                x = np.clip(x, 0.0, 1.0)
+            return x.astype(np.float32)
+        h = self._inputs(z, cond)
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w.T + b
+            if i < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        if cfg.likelihood == "bernoulli":
+            h = _sigmoid(h)
+        return h.astype(np.float32)
+
+
+def _sigmoid1(x: float) -> float:
+    # exp of -|x| never overflows
+    e = math.exp(-abs(x))
+    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp of -|x| never overflows
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
