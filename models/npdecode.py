@@ -4,9 +4,9 @@
 as `load_checkpoint(path, tensors="numpy")` returns them) and reproduces `BetaVAE.decode(z, cond)` and
 `BetaVAE.controls(z, cond)` for a batch: the layers in float32 as torch, the rendering in float64 (equal to
 torch's float32 forward within float tolerance, tests/models/test_npdecode.py). Archs: mlp400, mlp (Linear +
-ReLU, the last layer linear; a sigmoid link for the Bernoulli likelihood) and harmonic (models/harmonic.py: a LeakyReLU trunk, three
-linear heads, partials drawn as window lobes and added in power with the mel-interpolated noise). conv has
-no numpy port (`UnsupportedArch`; use the torch model).
+ReLU, the last layer linear; a sigmoid link for the Bernoulli likelihood) and harmonic (models/harmonic.py:
+a LeakyReLU trunk, three linear heads, partials drawn as window lobes and added in power with the
+mel-interpolated noise). conv has no numpy port (`UnsupportedArch`; use the torch model).
 
 Why not models/fastdecode.py: it builds from a torch module and imports torch; this one reads arrays only.
 """
