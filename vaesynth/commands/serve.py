@@ -144,14 +144,14 @@ def run(args) -> int:
 
 
 def _load_model(args, result: dict) -> None:
-    """Thread: import torch and load the instrument (+ knob map), so that the torch import overlaps the
-    engine's imports and numba warm-up in the main thread (start-up time is mostly imports)."""
+    """Thread: load the instrument (+ knob map) while the main thread sets up the engine. Torch-free (numpy
+    reader and decoder, ~0.03 s for the bundled model); a model only torch can play imports it here."""
     try:
         from vaesynth.live.knobmap import KnobMap
         from vaesynth.models.instrument import load_instrument
 
         t = time.perf_counter()
-        inst = load_instrument(args.model)
+        inst = load_instrument(args.model, torch_free=True)
         result["knobs"] = KnobMap.from_toml(args.map, inst.n_pcs, inst.latent_dim) if args.map else KnobMap()
         result["instrument"] = inst
         result["model_s"] = time.perf_counter() - t
@@ -246,6 +246,8 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
             f"latent_dim {instrument.latent_dim}, {instrument.n_pcs} PCs, engine {engine.engine}, "
             f"{args.voices} voices"
         )
+        if instrument.fallback_reason:
+            say(f"model: decoded with torch ({instrument.fallback_reason}; slower start-up)")
         say(
             f"audio: {device['name']} [{device['hostapi_name']}], {rate} Hz, block {args.blocksize}, "
             f"{server.audio.channels} ch, reported latency {server.audio.latency_s * 1e3:.1f} ms, "
