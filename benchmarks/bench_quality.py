@@ -2,12 +2,13 @@
 
 Trains each arch on a dataset spec (default toy:additive4) for a wall-clock budget, then a beta sweep of the
 default arch, and prints: LSD (dB), spectral convergence, KL (nats/frame), active units, MIG (mean and per
-factor), steps and steps/s. Targets: toy:additive4 LSD <= 3 dB, SC <= 0.10 in <= 10 min of 2-core CPU
-training; MIG > 0.28.
+factor), steps, steps/s, training seconds and the 5-minute load average at the end of the run.
+Targets: toy:additive4 LSD <= 3 dB, SC <= 0.10 in <= 10 min of 2-core CPU training; MIG > 0.28.
 
     .venv/bin/python benchmarks/bench_quality.py                  # 600 s per run (the target budget)
     .venv/bin/python benchmarks/bench_quality.py --quick          # 60 s per run, smaller set, betas 1 and 4
     .venv/bin/python benchmarks/bench_quality.py --data sf2:default --archs harmonic --betas ""
+    .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --tc-beta 5   # beta-TCVAE
 
 A minimal training loop (Adam, fixed batch, cosine learning-rate decay over the budget); the real trainer is
 training/trainer.py. Timings on a shared machine: the steps/s column says how much work each run got.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 
 import numpy as np
@@ -83,7 +85,13 @@ def train(
         for g in opt.param_groups:
             g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         idx = torch.randint(0, x.shape[0], (batch,), generator=gen)
-        out = model.loss(x[idx], model.beta_at(step), None if cond is None else cond[idx])
+        out = model.loss(
+            x[idx],
+            model.beta_at(step),
+            None if cond is None else cond[idx],
+            tc_beta=model.tc_beta_at(step),
+            dataset_size=x.shape[0],
+        )
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
         opt.step()
@@ -92,7 +100,7 @@ def train(
             next_log += log_every
             print(
                 f"    {elapsed:6.0f}s step {step:6d} loss {out['loss'].item():10.2f} "
-                f"kl {out['kl'].item():6.2f}",
+                f"kl {out['kl'].item():6.2f} tc {out['tc'].item():6.2f}",
                 flush=True,
             )
     return model.eval(), step, time.perf_counter() - t0
@@ -132,7 +140,7 @@ def run(label, ds, train_ds, val_ds, overrides, args) -> dict:
         cfg, codec, train_ds, args.seconds, args.batch, args.lr, args.seed, args.max_steps
     )
     res = evaluate(model, codec, val_ds)
-    res.update(label=label, steps=steps, steps_per_s=steps / used, seconds=used)
+    res.update(label=label, steps=steps, steps_per_s=steps / used, seconds=used, load=os.getloadavg()[1])
     if args.save:
         torch.save(
             {"config": cfg.to_dict(), "codec": codec.state_dict(), "state": model.state_dict()},
@@ -147,13 +155,16 @@ def fmt(r: dict) -> str:
     return (
         f"{r['label']:<22} {r['lsd_db']:7.2f} {r['sc']:7.3f} {r['kl']:7.2f} {r['active_units']:4d} "
         f"{mig_s:>6} "
-        f"{r['steps']:7d} {r['steps_per_s']:6.1f}"
+        f"{r['steps']:7d} {r['steps_per_s']:6.1f} {r['seconds']:5.0f} {r['load']:5.2f}"
     )
 
 
 def table(title: str, rows: list[dict], factor_names: list[str]) -> None:
     print(f"\n{title}")
-    print(f"{'run':<22} {'LSD dB':>7} {'SC':>7} {'KL':>7} {'AU':>4} {'MIG':>6} {'steps':>7} {'st/s':>6}")
+    print(
+        f"{'run':<22} {'LSD dB':>7} {'SC':>7} {'KL':>7} {'AU':>4} {'MIG':>6} {'steps':>7} {'st/s':>6} "
+        f"{'s':>5} {'load':>5}"
+    )
     for r in rows:
         print(fmt(r))
     if factor_names and all("mig_per_factor" in r for r in rows):
@@ -179,6 +190,13 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--tc-beta",
+        type=float,
+        default=None,
+        help="beta-TCVAE total-correlation weight for every run (ModelConfig.tc_beta; default 0 = off)",
+    )
+    p.add_argument("--tc-estimator", choices=("mss", "mws"), default=None, help="TC estimator (default mss)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--save", default="", help="path prefix to save each trained model (.pt)")
     p.add_argument("--quick", action="store_true", help="60 s per run, 4000 sounds, betas 1 and 4")
@@ -208,6 +226,10 @@ def main() -> None:
             extra[key] = json.loads(value)
         except json.JSONDecodeError:
             extra[key] = value
+    if args.tc_beta is not None:
+        extra["tc_beta"] = args.tc_beta
+    if args.tc_estimator is not None:
+        extra["tc_estimator"] = args.tc_estimator
     archs = [a for a in args.archs.split(",") if a]
     rows = []
     for arch in archs:

@@ -12,6 +12,7 @@ ARCHS = ("mlp400", "mlp", "conv", "harmonic")
 LIKELIHOODS = ("gaussian", "gaussian_learned", "bernoulli")
 PITCH_MODES = ("normalize", "condition")
 REPRESENTATIONS = ("logmag",)
+TC_ESTIMATORS = ("mss", "mws")  # models/total_correlation.py
 
 # Hidden sizes used when `hidden` is left empty. mlp400 is seed 001's baseline (one hidden layer of 400);
 # conv's entries are channel counts of the strided convolutions.
@@ -56,6 +57,11 @@ class ModelConfig:
     detune_cents: range (±) of the harmonic decoder's fine-pitch control, which absorbs the error of a tracked
       f0 (real notes: ~10 cents puts partial 20 a bin off); the guide also teaches it. 0 = off (toy sets with
       exact f0).
+    tc_beta: extra weight of the total correlation KL(q(z) || prod_d q(z_d)) of the aggregate posterior
+      (beta-TCVAE, Chen et al. 2018; models/total_correlation.py), added to the loss on top of beta·KL, which
+      holds TC once already: TC's total weight is beta + tc_beta. Ramps with the KL warm-up. 0 = off (the
+      loss is exactly the beta-VAE's).
+    tc_estimator: minibatch estimator of log q(z): "mss" (stratified sampling) or "mws" (weighted sampling).
     """
 
     arch: str = "harmonic"
@@ -80,6 +86,8 @@ class ModelConfig:
     sc_weight: float = 100.0
     guide_frames: int = 16
     detune_cents: float = 0.0
+    tc_beta: float = 0.0
+    tc_estimator: str = "mss"
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -113,6 +121,12 @@ class ModelConfig:
             raise ValueError(f"sc_weight must be >= 0, got {self.sc_weight}")
         if self.inharmonicity_guide < 0 or self.guide_frames < 1:
             raise ValueError("inharmonicity_guide must be >= 0 and guide_frames >= 1")
+        if self.tc_beta < 0:
+            raise ValueError(f"tc_beta must be >= 0, got {self.tc_beta}")
+        if self.tc_estimator not in TC_ESTIMATORS:
+            raise ValueError(
+                f"tc_estimator must be one of {', '.join(TC_ESTIMATORS)}, got {self.tc_estimator!r}"
+            )
 
     @property
     def hidden_sizes(self) -> tuple[int, ...]:

@@ -1,6 +1,7 @@
 """The beta-VAE: an encoder, a decoder (models/networks.py, models/harmonic.py), a likelihood, the KL term
-with warm-up and free bits. Everything is chosen by ModelConfig; `build_model(cfg)` is the only constructor
-the trainer and the checkpoint loader need.
+with warm-up and free bits, and an optional total-correlation penalty (beta-TCVAE, total_correlation.py).
+Everything is chosen by ModelConfig; `build_model(cfg)` is the only constructor the trainer and the
+checkpoint loader need.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch import nn
 from vaesynth.models.config import ModelConfig
 from vaesynth.models.harmonic import HarmonicDecoder, estimate_comb
 from vaesynth.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from vaesynth.models.total_correlation import total_correlation
 
 LOGVAR_RANGE = (-12.0, 8.0)  # posterior log-variance clamp: keeps exp() finite in early training
 LEARNED_LOGSTD_MIN = math.log(1e-3)  # learned observation std floor (model-space units)
@@ -100,14 +102,25 @@ class BetaVAE(nn.Module):
         mag_hat = torch.exp((x_hat.clamp(-0.5, 1.5) - 1.0) * scale)
         return ((mag - mag_hat) ** 2).sum(-1) / ((mag * mag).sum(-1) + 1e-12)
 
-    def loss(self, x: torch.Tensor, beta: float, cond: torch.Tensor | None = None) -> dict:
+    def loss(
+        self,
+        x: torch.Tensor,
+        beta: float,
+        cond: torch.Tensor | None = None,
+        tc_beta: float | None = None,
+        dataset_size: int | None = None,
+    ) -> dict:
         """Negative ELBO with KL weight `beta` and the config's free bits, per-frame means.
 
-        Returns "loss" (scalar to minimise: recon + beta · sum_d max(KL_d, free_bits) + sc_weight · spectral
-        + inharmonicity_guide · guide), "recon" (NLL per frame), "kl" (KL(q(z|x) || N(0, I)) per frame,
-        unclamped), "kl_per_dim" [latent_dim] (batch mean), "spectral" (mean per-frame squared spectral
-        convergence on linear magnitudes), "guide" (harmonic arch: |B - estimated B| / 1e-5, else 0).
-        A single reparameterised sample of z.
+        tc_beta: weight of the total-correlation penalty (None = cfg.tc_beta; the trainer passes
+        `tc_beta_at(step)`, which follows the KL warm-up). dataset_size: N, frames of the set the batch was
+        drawn from (the training split), for the TC estimator; None = the batch is the whole set.
+        Returns "loss" (scalar to minimise: recon + beta · sum_d max(KL_d, free_bits) + tc_beta · tc
+        + sc_weight · spectral + inharmonicity_guide · guide), "recon" (NLL per frame), "kl" (KL(q(z|x) ||
+        N(0, I)) per frame, unclamped), "kl_per_dim" [latent_dim] (batch mean), "tc" (minibatch estimate of
+        the total correlation of q(z), nats; 0 when tc_beta is 0: not computed), "spectral" (mean per-frame
+        squared spectral convergence on linear magnitudes), "guide" (harmonic arch: |B - estimated B| /
+        1e-5, else 0). A single reparameterised sample of z.
         """
         mu, logvar = self.encode(x, cond)
         std = torch.exp(0.5 * logvar)
@@ -135,11 +148,18 @@ class BetaVAE(nn.Module):
         kl = kl_per_dim.sum()
         kl_term = torch.clamp(kl_per_dim, min=self.cfg.free_bits).sum() if self.cfg.free_bits > 0 else kl
         loss = recon + beta * kl_term + self.cfg.sc_weight * spectral + self.cfg.inharmonicity_guide * guide
+        tc_beta = self.cfg.tc_beta if tc_beta is None else float(tc_beta)
+        tc = torch.zeros((), dtype=x.dtype, device=x.device)
+        if tc_beta > 0:  # only then: with it off the loss and its arithmetic are the plain beta-VAE's
+            n = x.shape[0] if dataset_size is None else int(dataset_size)
+            tc = total_correlation(z, mu, logvar, n, self.cfg.tc_estimator)
+            loss = loss + tc_beta * tc
         return {
             "loss": loss,
             "recon": recon,
             "kl": kl,
             "kl_per_dim": kl_per_dim,
+            "tc": tc,
             "spectral": spectral,
             "guide": guide,
         }
@@ -149,6 +169,12 @@ class BetaVAE(nn.Module):
         if self.cfg.warmup_steps <= 0:
             return float(self.cfg.beta)
         return float(self.cfg.beta) * min(1.0, max(0, step) / self.cfg.warmup_steps)
+
+    def tc_beta_at(self, step: int) -> float:
+        """Total-correlation weight at optimiser step `step`: cfg.tc_beta, same linear warm-up as beta."""
+        if self.cfg.warmup_steps <= 0:
+            return float(self.cfg.tc_beta)
+        return float(self.cfg.tc_beta) * min(1.0, max(0, step) / self.cfg.warmup_steps)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction through the posterior mean (deterministic): decode(mu)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from vaesynth.errors import UserError
+from vaesynth.models.config import TC_ESTIMATORS
 
 LR_SCHEDULES = ("cosine", "constant")
 
@@ -32,6 +33,8 @@ FIXED_ON_RESUME = (
     "n_noise_bands",
     "detune_cents",
     "weight_decay",
+    "tc_beta",
+    "tc_estimator",
 )
 
 
@@ -50,6 +53,8 @@ class TrainConfig:
     grad_clip: max global gradient norm (0 = no clipping).
     n_partials, n_noise_bands, detune_cents: the harmonic decoder's ModelConfig fields (same defaults).
     weight_decay: decoupled weight decay (AdamW) per step, scaled by the learning rate; 0 = plain Adam.
+    tc_beta, tc_estimator: the total-correlation penalty (beta-TCVAE), ModelConfig fields (same defaults:
+      0 = off, "mss").
     lr_schedule: "cosine" (lr decays from `lr` to 0 over the run: lr · ½(1 + cos(π · step / total_steps)))
       or "constant". A function of the step only, so resuming needs no scheduler state.
     resume: continue from the checkpoint at `out`. slim: drop optimizer/RNG state from the final file.
@@ -83,6 +88,8 @@ class TrainConfig:
     n_noise_bands: int = 32
     detune_cents: float = 0.0
     weight_decay: float = 0.0
+    tc_beta: float = 0.0
+    tc_estimator: str = "mss"
     resume: bool = False
     slim: bool = False
     ddp: int = 1
@@ -104,6 +111,8 @@ class TrainConfig:
             (self.ddp >= 1, f"--ddp must be >= 1, got {self.ddp}"),
             (self.size is None or self.size >= 1, f"--size must be >= 1, got {self.size}"),
             (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
+            (self.tc_beta >= 0, f"--tc-beta must be >= 0, got {self.tc_beta}"),
+            (self.tc_estimator in TC_ESTIMATORS, f"--tc-estimator must be one of {', '.join(TC_ESTIMATORS)}"),
             (self.grad_clip >= 0, f"--grad-clip must be >= 0, got {self.grad_clip}"),
             (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}"),
         ]

@@ -85,6 +85,8 @@ def model_config_for(cfg: TrainConfig, spectral, f_ref_hz: float) -> ModelConfig
             n_partials=cfg.n_partials,
             n_noise_bands=cfg.n_noise_bands,
             detune_cents=cfg.detune_cents,
+            tc_beta=cfg.tc_beta,
+            tc_estimator=cfg.tc_estimator,
         )
     except ValueError as e:
         raise UserError(str(e).splitlines()[0]) from None
@@ -161,8 +163,8 @@ class LossModule(nn.Module):
         super().__init__()
         self.vae = vae
 
-    def forward(self, x, beta: float, cond=None) -> dict:
-        return self.vae.loss(x, beta, cond)
+    def forward(self, x, beta: float, cond=None, tc_beta=None, dataset_size=None) -> dict:
+        return self.vae.loss(x, beta, cond, tc_beta=tc_beta, dataset_size=dataset_size)
 
 
 @torch.no_grad()
@@ -179,9 +181,12 @@ def posterior_means(model, x: torch.Tensor, cond: torch.Tensor | None) -> torch.
 
 
 @torch.no_grad()
-def validation_loss(model, x: torch.Tensor, cond: torch.Tensor | None, beta: float, seed: int) -> dict:
+def validation_loss(
+    model, x: torch.Tensor, cond: torch.Tensor | None, beta: float, seed: int, tc_beta: float | None = None
+) -> dict:
     """Mean loss terms over the validation frames (float), with noise from a private generator seeded by
-    `seed` so validation neither varies run to run nor consumes the training noise."""
+    `seed` so validation neither varies run to run nor consumes the training noise. tc_beta: the
+    total-correlation weight (None = the model's cfg.tc_beta), estimated per batch with N = frames of x."""
     was_training = model.training
     model.eval()
     sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
@@ -190,7 +195,7 @@ def validation_loss(model, x: torch.Tensor, cond: torch.Tensor | None, beta: flo
         for start in range(0, x.shape[0], ENCODE_BATCH):
             xb = x[start : start + ENCODE_BATCH]
             cb = None if cond is None else cond[start : start + ENCODE_BATCH]
-            out = model.loss(xb, beta, cb)
+            out = model.loss(xb, beta, cb, tc_beta=tc_beta, dataset_size=x.shape[0])
             for k in sums:
                 sums[k] += float(out[k]) * xb.shape[0]
     model.train(was_training)
@@ -363,7 +368,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
             beta = model.beta_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, step, total_steps)
-            result = loss_module(xb, beta, cb)
+            result = loss_module(xb, beta, cb, model.tc_beta_at(step), n_train)
             loss = result["loss"]
             if not torch.isfinite(loss):
                 raise UserError(f"training diverged at step {step} (loss {float(loss)}): try a lower --lr")
@@ -386,6 +391,8 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
                         kl=f"{float(result['kl'].detach()):.3g}",
                         beta=f"{beta:.3g}",
                     )
+                    if model.cfg.tc_beta > 0:
+                        postfix["tc"] = f"{float(result['tc'].detach()):.3g}"
                     bar.set_postfix(postfix, refresh=False)
                 if step % cfg.checkpoint_every == 0:
                     # After the epoch's last batch this resumes into the epoch-end bookkeeping below,
@@ -400,7 +407,14 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
             dist.all_reduce(totals)
             totals = totals.cpu()
         n = max(1.0, float(totals[3]))
-        val = validation_loss(model, prepared.x_val, prepared.c_val, model.beta_at(step), cfg.seed + 7919)
+        val = validation_loss(
+            model,
+            prepared.x_val,
+            prepared.c_val,
+            model.beta_at(step),
+            cfg.seed + 7919,
+            model.tc_beta_at(step),
+        )
         history["epoch"].append(epoch + 1)
         history["step"].append(step)
         history["beta"].append(model.beta_at(step))

@@ -33,6 +33,8 @@ OPTION_FIELDS = {
     "n_noise_bands": "n_noise_bands",
     "detune_cents": "detune_cents",
     "weight_decay": "weight_decay",
+    "tc_beta": "tc_beta",
+    "tc_estimator": "tc_estimator",
     "ddp": "ddp",
     "threads": "threads",
 }
@@ -51,7 +53,7 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 
 def register(sub):
-    from vaesynth.models.config import ARCHS, LIKELIHOODS, PITCH_MODES
+    from vaesynth.models.config import ARCHS, LIKELIHOODS, PITCH_MODES, TC_ESTIMATORS
 
     p = sub.add_parser(
         "train",
@@ -125,6 +127,22 @@ def register(sub):
         type=float,
         default=None,
         help="decoupled weight decay (AdamW); default 0 = plain Adam",
+    )
+    p.add_argument(
+        "--tc-beta",
+        type=float,
+        default=None,
+        metavar="W",
+        help="beta-TCVAE: extra weight of the total correlation of the aggregate posterior, added on top of "
+        "--beta (TC's total weight is beta + W; ramps with --warmup); pushes the latents towards independent "
+        "factors (MIG). Default 0 = off, the plain beta-VAE",
+    )
+    p.add_argument(
+        "--tc-estimator",
+        choices=TC_ESTIMATORS,
+        default=None,
+        help="minibatch estimator of the total correlation: mss (stratified sampling, default) or mws "
+        "(weighted sampling)",
     )
     p.add_argument("--grad-clip", type=float, default=None, help="max gradient norm, 0 = off (default 5)")
     p.add_argument(
