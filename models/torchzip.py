@@ -31,6 +31,7 @@ import io
 import struct
 import sys
 import zipfile
+from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,6 @@ _SUPPORTED: dict[tuple[str, str], Any] = {
     ("builtins", "set"): set,
     ("builtins", "complex"): complex,
     ("builtins", "bytearray"): bytearray,
-    ("__builtin__", "set"): set,
     ("_codecs", "encode"): _encode,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
@@ -158,6 +158,11 @@ _CALLABLE = tuple(v for v in _SUPPORTED.values() if not isinstance(v, _StorageTy
 
 
 def _resolve_global(module: str, name: str):
+    # Protocol 2 (torch.save's) writes Python 2 names (__builtin__.set): map them as pickle and torch do.
+    if (module, name) in NAME_MAPPING:
+        module, name = NAME_MAPPING[(module, name)]
+    elif module in IMPORT_MAPPING:
+        module = IMPORT_MAPPING[module]
     found = _SUPPORTED.get((module, name))
     if found is not None:
         return found
