@@ -1,5 +1,6 @@
 """The checkpoint file: plain data round-trips exactly; foreign, truncated, future and code-carrying files are
-refused with one line, and nothing in a file is ever executed."""
+refused with one line, and nothing in a file is ever executed. The torch-free reader (tensors="numpy", what
+`vaesynth serve` uses) gives the same values and refuses the same files with the same message."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ import pytest
 import torch
 
 from vaesynth.errors import UserError
-from vaesynth.models.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
+from vaesynth.models.checkpoint import (
+    FORMAT,
+    FORMAT_VERSION,
+    TorchRequired,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
 def _payload():
@@ -47,9 +54,14 @@ class _CodeCarrier:
 
 
 def _one_line_refusal(path, *words):
-    with pytest.raises(UserError) as e:
-        load_checkpoint(path)
-    msg = str(e.value)
+    """Both readers refuse `path` with the same one-line message, naming the file and `words`."""
+    messages = []
+    for tensors in ("torch", "numpy"):
+        with pytest.raises(UserError) as e:
+            load_checkpoint(path, tensors=tensors)
+        messages.append(str(e.value))
+    msg = messages[0]
+    assert messages[1] == msg
     assert "\n" not in msg and str(path) in msg
     for w in words:
         assert w in msg, msg
@@ -71,6 +83,40 @@ def test_checkpoint_roundtrip_matches_saved_values(tmp_path):
     # The file is readable by plain torch.load(weights_only=True) (the INTERFACE.md promise).
     raw = torch.load(p, weights_only=True)
     assert raw["history"]["train_loss"] == [1.0, 0.5]
+
+
+def test_torch_free_load_matches_the_torch_load(tmp_path):
+    p = save_checkpoint(tmp_path / "m.pt", _payload())
+    ref = load_checkpoint(p)
+    got = load_checkpoint(p, tensors="numpy")
+    assert got.keys() == ref.keys()
+    for k, v in ref["model_state"].items():
+        assert isinstance(got["model_state"][k], np.ndarray)
+        np.testing.assert_array_equal(got["model_state"][k], v.numpy())
+        assert got["model_state"][k].dtype == v.numpy().dtype
+    np.testing.assert_array_equal(got["codec"]["mean"], ref["codec"]["mean"])
+    for k in (
+        "format",
+        "format_version",
+        "model_config",
+        "spectral_config",
+        "factor_names",
+        "history",
+        "pca",
+    ):
+        assert got[k] == ref[k], k
+    assert {k: v for k, v in got["codec"].items() if k != "mean"} == {
+        k: v for k, v in ref["codec"].items() if k != "mean"
+    }
+
+
+def test_torch_free_load_hands_content_only_torch_reads_back_to_torch(tmp_path):
+    payload = _payload()
+    payload["model_state"]["half"] = torch.ones(3, dtype=torch.bfloat16)  # numpy has no bfloat16
+    p = save_checkpoint(tmp_path / "m.pt", payload)
+    assert load_checkpoint(p)["model_state"]["half"].dtype == torch.bfloat16
+    with pytest.raises(TorchRequired, match="BFloat16Storage"):
+        load_checkpoint(p, tensors="numpy")
 
 
 def test_save_refuses_objects_that_weights_only_load_could_not_read(tmp_path):
