@@ -50,13 +50,20 @@ def osc(address: str, *args) -> bytes:
     return encode_message(address, args)
 
 
-def latency_run(model: Path, trials: int, margin_ms: float | None, engine_name: str, blocksize: int = 128):
+def latency_run(
+    model: Path,
+    trials: int,
+    margin_ms: float | None,
+    engine_name: str,
+    blocksize: int = 128,
+    callback: str = "auto",
+):
     import soundfile as sf
 
     from vaesynth.live.audio import (
         AudioOut,
         LatencyProbe,
-        promote_thread,
+        promote_threads,
         resolve_device,
         set_jack_client_name,
     )
@@ -79,11 +86,13 @@ def latency_run(model: Path, trials: int, margin_ms: float | None, engine_name: 
         server.recorder = Recorder(wav, rate, capacity_s=8.0)
         probe = LatencyProbe()
         engine.start()
-        promote_thread(engine._thread, 60)
         server.start()
         server.osc.start()
-        server.audio = AudioOut(engine, device, blocksize, recorder=server.recorder, probe=probe)
+        server.audio = AudioOut(
+            engine, device, blocksize, recorder=server.recorder, probe=probe, callback=callback
+        )
         server.audio.start()
+        promote_threads(engine._thread, 60)  # as serve does
         client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         addr = ("127.0.0.1", server.osc.port)
         rng = np.random.default_rng(0)
@@ -125,7 +134,8 @@ def latency_run(model: Path, trials: int, margin_ms: float | None, engine_name: 
         t = time.perf_counter()
         inst.timbre_for_latent(z)
         decode_s.append(time.perf_counter() - t)
-    return np.array(to_cb), np.array(to_dac), float(np.median(decode_s)), engine.xruns, rate
+    xruns = (engine.xruns, engine.device_xruns)
+    return np.array(to_cb), np.array(to_dac), float(np.median(decode_s)), xruns, rate
 
 
 def proc_stat(pid: int) -> tuple[float, float]:
@@ -138,7 +148,7 @@ def proc_stat(pid: int) -> tuple[float, float]:
     return cpu_s, rss_mib
 
 
-def soak(model: Path, minutes: float, engine_name: str, extra: list[str]):
+def soak(model: Path, minutes: float, engine_name: str, extra: list[str], callback: str = "auto"):
     d = Path(tempfile.mkdtemp())
     log = open(d / "serve.log", "w")
     cmd = [
@@ -160,7 +170,8 @@ def soak(model: Path, minutes: float, engine_name: str, extra: list[str]):
         str(d / "exit.json"),
         *extra,
     ]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    env = {**os.environ, "VAESYNTH_CALLBACK": callback}
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
     try:
         while "Ctrl-C stops" not in (d / "serve.log").read_text():
             if proc.poll() is not None:
@@ -209,6 +220,17 @@ def main() -> int:
     ap.add_argument("--engine", default="oscbank")
     ap.add_argument("--lead", type=int, default=None, help="soak: serve --lead SAMPLES")
     ap.add_argument("--margin-ms", type=float, default=None, help="soak: serve --render-margin-ms MS")
+    ap.add_argument(
+        "--callback",
+        default="auto",
+        choices=("auto", "native", "python"),
+        help="audio callback: native (numba cfunc, no GIL) or python (sounddevice's); auto = native on Linux",
+    )
+    ap.add_argument(
+        "--margins",
+        default="eager,1.0",
+        help="latency modes to measure: comma list of 'eager' and render margins in ms (default eager,1.0)",
+    )
     a = ap.parse_args()
     os.environ.setdefault("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
     model = a.model or tiny_model(Path(tempfile.mkdtemp()))
@@ -216,13 +238,21 @@ def main() -> int:
         print(
             f"OSC note-on -> first output sample, 48 kHz / 128-sample blocks, {a.engine}, {a.trials} trials"
         )
-        print(f"{'mode':<26}{'to callback med':>16}{'p99':>9}{'to DAC med':>12}{'p99':>9}{'xruns':>7}")
-        for label, margin in (("eager (default)", None), ("just in time, 1.0 ms", 1.0)):
-            to_cb, to_dac, decode_s, xruns, rate = latency_run(model, a.trials, margin, a.engine)
+        print(f"callback: {a.callback}; load average {os.getloadavg()[0]:.2f}")
+        print(
+            f"{'mode':<26}{'to callback med':>16}{'p99':>9}{'to DAC med':>12}{'p99':>9}"
+            f"{'underruns':>11}{'dev xruns':>10}"
+        )
+        for m in a.margins.split(","):
+            margin = None if m.strip() == "eager" else float(m)
+            label = "eager" if margin is None else f"just in time, {margin:g} ms"
+            to_cb, to_dac, decode_s, xruns, rate = latency_run(
+                model, a.trials, margin, a.engine, callback=a.callback
+            )
             ms = lambda v, q: f"{np.percentile(v, q) * 1e3:.2f}"  # noqa: E731
             print(
                 f"{label:<26}{ms(to_cb, 50):>13} ms{ms(to_cb, 99):>9}{ms(to_dac, 50):>12}{ms(to_dac, 99):>9}"
-                f"{xruns:>7}   (n={len(to_cb)})"
+                f"{xruns[0]:>11}{xruns[1]:>10}   (n={len(to_cb)})"
             )
         print(
             f"one block = {128 / rate * 1e3:.2f} ms; decode (one latent -> timbre, added by /pc and /z): "
@@ -236,13 +266,15 @@ def main() -> int:
             f"lead {a.lead or 'one block'}, "
             + (f"render {a.margin_ms} ms before each callback" if a.margin_ms else "eager rendering")
         )
-        rows, rss0, info, k = soak(model, a.minutes, a.engine, extra)
+        rows, rss0, info, k = soak(model, a.minutes, a.engine, extra, a.callback)
         print(f"{'t (s)':>8}{'CPU %':>8}{'RSS MiB':>10}")
         print(f"{0:>8.0f}{'':>8}{rss0:>10.1f}")
         for t, cpu, rss in rows:
             print(f"{t:>8.0f}{cpu:>8.1f}{rss:>10.1f}")
         print(
-            f"xruns {info['xruns']} in {info['callbacks']} callbacks; {k * 4} /pc messages sent, "
+            f"xruns {info['xruns']} (ring underruns) + {info.get('device_xruns', '?')} (device) in "
+            f"{info['callbacks']} callbacks ({info.get('audio_callback', '?')} callback); "
+            f"{k * 4} /pc messages sent, "
             f"{info['received'].get('osc applied', 0)} applied, {info['dropped_total']} dropped"
         )
     return 0

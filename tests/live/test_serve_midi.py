@@ -78,6 +78,8 @@ def session(tiny_model, jack_server, tmp_path_factory):
             str(rec),
             "--lead",
             "256",
+            "--audio-callback",
+            "python",  # the OSC session runs the native callback: both paths play through real JACK
             "--info-on-exit",
             str(d / "exit.json"),
         ],
@@ -247,5 +249,6 @@ def test_pure_data_patch_drives_the_server_over_osc(session):
 def test_midi_session_ends_cleanly_without_xruns(session):
     assert session["rc"] == 0, session["log"]
     assert session["exit"]["xruns"] == 0, session["log"]
+    assert session["exit"]["audio_callback"] == "python"
     rec = session["rec"]
     assert np.all(np.isfinite(rec)) and np.abs(rec).max() <= 1.0

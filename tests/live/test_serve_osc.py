@@ -12,6 +12,7 @@ import soundfile as sf
 
 from tests.live.conftest import jack_ports, poll, require
 from vaesynth.datasets.pitch import cents_between, estimate_f0
+from vaesynth.live import native_callback
 
 RATE = 48000
 
@@ -176,6 +177,8 @@ def test_serve_info_reports_the_model_and_no_xruns(played, tiny_model):
     assert info["received"]["osc applied"] >= 4
     assert info["pcs"][0] == pytest.approx(3.0, abs=1e-4)
     assert played["exit_info"]["xruns"] == 0, played["log"]
+    if native_callback.available():
+        assert played["exit_info"]["audio_callback"] == "native"
 
 
 def test_serve_accepts_liblo_oscsend(played):

@@ -70,7 +70,15 @@ def register(sub):
         default=60,
         metavar="P",
         help="SCHED_FIFO priority of the render thread where allowed (default 60, below JACK's "
-        "usual 70; 0 = ordinary scheduling)",
+        "usual 70; the server's other Python threads get P-20, so none holding the GIL is preempted "
+        "by ordinary processes; 0 = ordinary scheduling)",
+    )
+    p.add_argument(
+        "--audio-callback",
+        choices=["auto", "native", "python"],
+        default="auto",
+        help="audio callback: native (compiled, never takes the GIL; Linux) or python (sounddevice's); "
+        "default auto = native where available",
     )
     p.add_argument(
         "--lead",
@@ -164,7 +172,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
     loader = threading.Thread(target=_load_model, args=(args, loaded), name="vaesynth-load", daemon=True)
     loader.start()
 
-    from vaesynth.live.audio import AudioOut, promote_thread, resolve_device, set_jack_client_name
+    from vaesynth.live.audio import AudioOut, promote_threads, resolve_device, set_jack_client_name
     from vaesynth.live.midi import open_midi_input
     from vaesynth.live.osc import OscReceiver
     from vaesynth.live.record import Recorder
@@ -231,13 +239,17 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
             opened.append(server.recorder.close)
         engine.start()  # warm_up again: cached kernels, milliseconds
         opened.append(engine.stop)
-        rt = args.rt_priority > 0 and promote_thread(engine._thread, args.rt_priority)
+        rt = args.rt_priority > 0 and promote_threads(engine._thread, args.rt_priority)
         server.start()
         opened.append(server.stop)
         server.osc.start()
-        server.audio = AudioOut(engine, device, args.blocksize, recorder=server.recorder)
+        server.audio = AudioOut(
+            engine, device, args.blocksize, recorder=server.recorder, callback=args.audio_callback
+        )
         server.audio.start()
         opened.append(server.audio.stop)
+        if rt:  # again, now that every thread of ours runs: the control/OSC/recorder threads a step below
+            promote_threads(engine._thread, args.rt_priority)
         t_ready = time.perf_counter()
 
         age = _process_age_s()
@@ -252,6 +264,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
             f"audio: {device['name']} [{device['hostapi_name']}], {rate} Hz, block {args.blocksize}, "
             f"{server.audio.channels} ch, reported latency {server.audio.latency_s * 1e3:.1f} ms, "
             f"engine lead {engine.latency_samples} samples ({engine.latency_samples / rate * 1e3:.1f} ms), "
+            f"{server.audio.callback_kind} callback, "
             f"render thread {'SCHED_FIFO ' + str(args.rt_priority) if rt else 'not realtime (no RT rights)'}"
         )
         say(f"osc: {server.osc.host}:{server.osc.port}")

@@ -1,9 +1,15 @@
-"""Audio output: device choice, the sounddevice stream, and the callback around `Engine.audio_callback`.
+"""Audio output: device choice, the sounddevice stream, and its callback.
 
-The callback (`AudioOut._callback`) copies one block out of the engine's ring buffer (the engine's callback),
-then, when recording, copies the same block into the recorder's preallocated ring, and, when a
-`LatencyProbe` is attached, stores the callback time and frame position in preallocated arrays. No
-allocation beyond transient views and floats, no locks, no I/O.
+The callback copies one block out of the engine's ring buffer, then, when recording, copies the same block
+into the recorder's preallocated ring, and, when a `LatencyProbe` is attached, stores the callback time and
+frame position in preallocated arrays. No allocation, no locks, no I/O.
+
+Two implementations of that callback, the same arrays and the same samples:
+  - "native" (default where available, Linux): live/native_callback.py, a numba cfunc PortAudio calls
+    directly. It never takes the GIL, so no Python thread can delay the realtime audio thread; it wakes the
+    render thread through a pipe after each block.
+  - "python": `AudioOut._callback` around `Engine.audio_callback` (sounddevice's usual callback; needs the
+    GIL every block). Used where the native one is unavailable, and by benchmarks to compare.
 
 On JACK, PortAudio's client is renamed (`jack_name`, default "vaesynth") so its ports read
 `vaesynth:out_0`, `vaesynth:out_1` and can be found by other programs (jack_connect, jack_capture).
@@ -12,6 +18,7 @@ On JACK, PortAudio's client is renamed (`jack_name`, default "vaesynth") so its 
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 
 import numpy as np
@@ -121,12 +128,21 @@ class AudioOut:
     """A sounddevice OutputStream playing `engine` on `device` (a dict from resolve_device).
 
     channels: the mono signal is copied to min(2, device channels) channels. recorder: a live.record.Recorder
-    or None. probe: a LatencyProbe or None. Attributes after start(): latency_s (reported output latency),
-    frames_played (samples handed to the device)."""
+    or None. probe: a LatencyProbe or None. callback: "native", "python" or "auto" (native where available;
+    env VAESYNTH_CALLBACK overrides "auto"). Attributes after start(): latency_s (reported output latency),
+    frames_played (samples handed to the device), callback_kind ("native" or "python")."""
 
     def __init__(
-        self, engine, device: dict, blocksize: int, recorder=None, probe: LatencyProbe | None = None
+        self,
+        engine,
+        device: dict,
+        blocksize: int,
+        recorder=None,
+        probe: LatencyProbe | None = None,
+        callback: str = "auto",
     ):
+        if callback not in CALLBACK_KINDS:
+            raise ValueError(f"callback must be one of {', '.join(CALLBACK_KINDS)}, got {callback!r}")
         self.engine = engine
         self.device = device
         self.blocksize = int(blocksize)
@@ -136,6 +152,8 @@ class AudioOut:
         self._frames = np.zeros(1, np.int64)
         self.stream = None
         self.latency_s = float("nan")
+        self.callback_kind = _choose_callback(callback)
+        self._native = None
 
     @property
     def frames_played(self) -> int:
@@ -151,18 +169,39 @@ class AudioOut:
             self.probe.log(t, self._frames[0], time_info.outputBufferDacTime - time_info.currentTime)
         self._frames[0] += frames
 
+    def _open(self, sd):
+        common = dict(
+            samplerate=self.engine.sample_rate,
+            blocksize=self.blocksize,
+            device=self.device["index"],
+            channels=self.channels,
+            dtype="float32",
+            latency="low",
+        )
+        if self.callback_kind == "python":
+            return sd.OutputStream(callback=self._callback, **common)
+        from vaesynth.live.native_callback import NativeCallback
+
+        self._native = NativeCallback(
+            self.engine,
+            self.channels,
+            self._frames,
+            recorder=self.recorder,
+            probe=self.probe,
+            wake_fd=self.engine.wake_fd(),
+        )
+        return sd._StreamBase(
+            kind="output",
+            callback=sd._ffi.cast("PaStreamCallback *", self._native.pointer),
+            userdata=sd._ffi.cast("void *", self._native.userdata),
+            wrap_callback=None,
+            **common,
+        )
+
     def start(self) -> None:
         sd = _sd()
         try:
-            self.stream = sd.OutputStream(
-                samplerate=self.engine.sample_rate,
-                blocksize=self.blocksize,
-                device=self.device["index"],
-                channels=self.channels,
-                dtype="float32",
-                latency="low",
-                callback=self._callback,
-            )
+            self.stream = self._open(sd)
             self.stream.start()
         except sd.PortAudioError as e:
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -180,6 +219,24 @@ class AudioOut:
                 self.stream.close()
             finally:
                 self.stream = None
+                self._native = None  # only now: the stream no longer calls into its arrays
+
+
+CALLBACK_KINDS = ("auto", "native", "python")
+
+
+def _choose_callback(kind: str) -> str:
+    from vaesynth.live import native_callback
+
+    if kind == "auto":
+        kind = os.environ.get("VAESYNTH_CALLBACK", "auto")
+        if kind not in CALLBACK_KINDS:
+            raise UserError(f"VAESYNTH_CALLBACK must be native or python, got {kind!r}")
+    if kind == "auto":
+        return "native" if native_callback.available() else "python"
+    if kind == "native" and not native_callback.available():
+        raise UserError("the native audio callback needs Linux (clock_gettime, write); use --callback python")
+    return kind
 
 
 def promote_thread(thread, priority: int = 60) -> bool:
@@ -196,3 +253,19 @@ def promote_thread(thread, priority: int = 60) -> bool:
         return True
     except (OSError, PermissionError):
         return False
+
+
+def promote_threads(render_thread, priority: int = 60) -> bool:
+    """The render thread at SCHED_FIFO `priority`, every other running Python thread of this process at
+    `priority` - 20 (at least 1). Why all of them: the render thread needs the GIL for every block; if the
+    thread holding it were an ordinary one, any busy process on the machine could preempt it while the
+    render thread waits (priority inversion: measured as underruns on a loaded 2-core machine). Returns
+    whether the render thread was promoted (needs RT rights)."""
+    import threading
+
+    if not promote_thread(render_thread, priority):
+        return False
+    for t in threading.enumerate():
+        if t is not render_thread:
+            promote_thread(t, max(1, priority - 20))
+    return True

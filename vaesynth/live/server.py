@@ -308,6 +308,8 @@ class Server:
             "voices_sounding": eng.n_sounding,
             "gain_db": float(eng.gain_db),
             "xruns": eng.xruns,
+            "device_xruns": eng.device_xruns,
+            "audio_callback": getattr(self.audio, "callback_kind", None),
             "callbacks": eng.callbacks,
             "frames_played": self.audio.frames_played if self.audio is not None else 0,
             "record_overflows": self.recorder.overflows if self.recorder is not None else 0,

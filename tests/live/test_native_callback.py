@@ -1,0 +1,165 @@
+"""The native (numba cfunc) audio callback: called through its C function pointer exactly as PortAudio calls
+it, it must hand out the very samples the Python callback does (streaming == offline), count underruns and
+device status flags, record the same samples, log the latency probe, and wake the render thread."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.synth.test_engine import schedule_scene, two_oscbank_engine
+from tests.synth.timbres import harmonic_timbre, sawtooth_amplitudes
+from vaesynth.live import native_callback
+from vaesynth.live.audio import LatencyProbe
+from vaesynth.live.record import Recorder
+from vaesynth.synth.engine import Engine
+
+pytestmark = pytest.mark.skipif(not native_callback.available(), reason="the native callback needs Linux")
+
+PA_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_ulong,
+    ctypes.c_void_p,
+    ctypes.c_ulong,
+    ctypes.c_void_p,
+)
+
+
+class TimeInfo(ctypes.Structure):  # PaStreamCallbackTimeInfo
+    _fields_ = [
+        ("inputBufferAdcTime", ctypes.c_double),
+        ("currentTime", ctypes.c_double),
+        ("outputBufferDacTime", ctypes.c_double),
+    ]
+
+
+class Driver:
+    """Calls the cfunc the way PortAudio does: (in, out, frames, timeInfo*, statusFlags, userData)."""
+
+    def __init__(self, engine, channels=2, recorder=None, probe=None, wake_fd=-1):
+        self.frames = np.zeros(1, np.int64)
+        self.cb = native_callback.NativeCallback(
+            engine, channels, self.frames, recorder=recorder, probe=probe, wake_fd=wake_fd
+        )
+        self.fn = PA_CALLBACK(self.cb.pointer)
+        self.channels = channels
+
+    def __call__(self, out: np.ndarray, status: int = 0, time_info: TimeInfo | None = None) -> int:
+        assert out.flags.c_contiguous and out.dtype == np.float32 and out.shape[1] == self.channels
+        ti = ctypes.byref(time_info) if time_info is not None else None
+        return self.fn(None, out.ctypes.data, out.shape[0], ti, status, self.cb.userdata)
+
+
+@pytest.mark.parametrize("blocksize, margin_ms", [(128, None), (65, None), (128, 1.0)])
+def test_native_callback_stream_matches_offline_process(blocksize, margin_ms):
+    """Render thread woken through the wake pipe + native callback == Engine.process, exactly, on both
+    channels: the same contract the Python callback meets (tests/synth/test_engine.py)."""
+    n_total = 24000
+    offline = two_oscbank_engine(blocksize)
+    schedule_scene(offline)
+    ref = offline.process(n_total)
+
+    live = two_oscbank_engine(blocksize, render_margin_ms=margin_ms)
+    schedule_scene(live)
+    drive = Driver(live, channels=2, wake_fd=live.wake_fd())
+    got = np.zeros((n_total + blocksize, 2), np.float32)
+    block = np.zeros((blocksize, 2), np.float32)
+    live.start()
+    try:
+        pos = 0
+        while pos < n_total:
+            assert live.wait_for_lead(blocksize, timeout_s=20)
+            assert drive(block) == 0  # paContinue
+            got[pos : pos + blocksize] = block
+            pos += blocksize
+    finally:
+        live.stop()
+    assert (
+        live.xruns == 0
+        and live.device_xruns == 0
+        and live.callbacks == n_total // blocksize + (n_total % blocksize > 0)
+    )
+    np.testing.assert_array_equal(got[:n_total, 0], ref)
+    np.testing.assert_array_equal(got[:n_total, 1], ref)
+    assert drive.frames[0] == live.callbacks * blocksize
+
+
+def test_native_callback_zero_fills_underruns_and_counts_status_flags():
+    e = Engine(48000, timbre=harmonic_timbre(sawtooth_amplitudes(20)), blocksize=128)
+    e.note_on(69, 127)
+    drive = Driver(e, channels=1)
+    out = np.full((128, 1), 7.0, np.float32)
+    drive(out)  # nothing rendered yet
+    assert e.xruns == 1 and e.device_xruns == 0 and np.all(out == 0.0)
+    e.pump()
+    drive(out, status=2)  # paOutputUnderflow reported by the device
+    assert e.xruns == 1 and e.device_xruns == 1 and e.callbacks == 2 and np.abs(out).max() > 0
+    # a partial block: the samples there are, then zeros
+    e.pump()
+    big = np.full((300, 1), 7.0, np.float32)
+    drive(big)
+    assert e.xruns == 2 and np.abs(big[:128]).max() > 0 and np.all(big[128:] == 0.0)
+
+
+def test_native_callback_records_the_played_samples_and_logs_the_probe(tmp_path):
+    e = Engine(48000, timbre=harmonic_timbre(sawtooth_amplitudes(20)), blocksize=128)
+    e.note_on(60, 100)
+    rec = Recorder(tmp_path / "rec.wav", 48000)
+    probe = LatencyProbe(capacity=8)
+    drive = Driver(e, channels=2, recorder=rec, probe=probe)
+    played = []
+    ti = TimeInfo(0.0, 100.0, 100.0042)
+    for _ in range(10):
+        e.pump()
+        out = np.zeros((128, 2), np.float32)
+        t0 = time.perf_counter()
+        drive(out, time_info=ti)
+        t1 = time.perf_counter()
+        played.append(out[:, 0].copy())
+        # the callback's clock is perf_counter's (CLOCK_MONOTONIC): the render thread's schedule reads it
+        assert t0 <= e._callback_time[0] <= t1
+    rec.close()
+    x, sr = sf.read(tmp_path / "rec.wav", dtype="float32")
+    np.testing.assert_array_equal(x, np.concatenate(played))
+    assert sr == 48000 and rec.overflows == 0
+    assert probe.n[0] == 8  # capacity: later callbacks are not logged
+    np.testing.assert_array_equal(probe.first_frame, np.arange(8) * 128)
+    assert np.all(np.diff(probe.t_callback) > 0)
+    np.testing.assert_allclose(probe.dac_delay_s, 0.0042, atol=1e-9)
+
+
+def test_native_callback_counts_recorder_overflow_instead_of_blocking(tmp_path):
+    e = Engine(48000, blocksize=128)
+    rec = Recorder(tmp_path / "rec.wav", 48000, capacity_s=200 / 48000, drain_s=60.0)  # writer asleep
+    drive = Driver(e, channels=1, recorder=rec)
+    e.pump()
+    drive(np.zeros((128, 1), np.float32))
+    e.pump()
+    drive(np.zeros((128, 1), np.float32))
+    assert rec.overflows == 2 * 128 - 200
+    rec.close()
+
+
+def test_native_callback_wakes_the_render_thread_through_the_pipe():
+    e = Engine(48000, blocksize=128)
+    r, w = native_callback.wake_pipe()
+    try:
+        drive = Driver(e, channels=1, wake_fd=w)
+        assert select.select([r], [], [], 0)[0] == []
+        e.pump()
+        drive(np.zeros((128, 1), np.float32))
+        assert select.select([r], [], [], 0)[0] == [r] and os.read(r, 16) == b"\x01"
+        # a full pipe never blocks the callback: it just drops the byte
+        for _ in range(70_000):
+            drive(np.zeros((1, 1), np.float32))
+    finally:
+        os.close(r)
+        os.close(w)
