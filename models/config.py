@@ -57,6 +57,9 @@ class ModelConfig:
     detune_cents: range (±) of the harmonic decoder's fine-pitch control, which absorbs the error of a tracked
       f0 (real notes: ~10 cents puts partial 20 a bin off); the guide also teaches it. 0 = off (toy sets with
       exact f0).
+    frame_floor_db: bins further than this below their own frame's peak are raised to that level in model
+      space (a per-frame floor, models/features.py); 0 = off (only the global floor db_range below the
+      loudest training frame).
     tc_beta: extra weight of the total correlation KL(q(z) || prod_d q(z_d)) of the aggregate posterior
       (beta-TCVAE, Chen et al. 2018; models/total_correlation.py), added to the loss on top of beta·KL, which
       holds TC once already: TC's total weight is beta + tc_beta. Ramps with the KL warm-up. 0 = off (the
@@ -84,6 +87,7 @@ class ModelConfig:
     n_noise_bands: int = 32
     inharmonicity_guide: float = 1.0
     sc_weight: float = 100.0
+    frame_floor_db: float = 0.0
     guide_frames: int = 16
     detune_cents: float = 0.0
     tc_beta: float = 0.0
@@ -121,6 +125,8 @@ class ModelConfig:
             raise ValueError(f"sc_weight must be >= 0, got {self.sc_weight}")
         if self.inharmonicity_guide < 0 or self.guide_frames < 1:
             raise ValueError("inharmonicity_guide must be >= 0 and guide_frames >= 1")
+        if self.frame_floor_db < 0:
+            raise ValueError(f"frame_floor_db must be >= 0, got {self.frame_floor_db}")
         if self.tc_beta < 0:
             raise ValueError(f"tc_beta must be >= 0, got {self.tc_beta}")
         if self.tc_estimator not in TC_ESTIMATORS:

@@ -5,6 +5,12 @@ silence (≤ -db_range dB re ref) is 0 and ref is 1. One global scale, no per-bi
 normalised inputs collapse, and the harmonic decoder draws absolute levels. For the Bernoulli likelihood the
 upper end is clipped at 1 too (louder-than-reference held-out frames are rare).
 
+Per-frame floor (ModelConfig.frame_floor_db > 0): bins more than frame_floor_db below their own frame's peak
+are raised to that level before the global floor applies. Why: one global floor db_range below the loudest
+training frame clips quiet notes' spectra well inside the 60 dB that LSD counts (FluidR3, db_range 80: 1.2 dB
+of LSD from the clipping alone), while a deeper global floor makes the model spend its capacity drawing
+-100 dB valleys nobody hears; a floor relative to each frame keeps what matters and nothing below it.
+
 Pitch ("normalize" mode): frame b' = |X|(b' · f0 / f_ref), linear interpolation along frequency, so the
 partial k·f0 lands at k·f_ref; frames with unknown f0 (NaN) are left as they are; bins that would read above
 Nyquist are silent. `to_magnitudes(x, f0_hz)` applies the inverse map. "condition" mode keeps frames at
@@ -56,12 +62,21 @@ def resample_frequency(magnitudes: np.ndarray, ratio: np.ndarray) -> np.ndarray:
 class FrameCodec:
     """Fitted on the training split only (`fit`); serialisable as plain floats/str (`state_dict`)."""
 
-    def __init__(self, ref_db: float, db_range: float, pitch_mode: str, f_ref_hz: float, clip_upper: bool):
+    def __init__(
+        self,
+        ref_db: float,
+        db_range: float,
+        pitch_mode: str,
+        f_ref_hz: float,
+        clip_upper: bool,
+        frame_floor_db: float = 0.0,
+    ):
         self.ref_db = float(ref_db)
         self.db_range = float(db_range)
         self.pitch_mode = str(pitch_mode)
         self.f_ref_hz = float(f_ref_hz)
         self.clip_upper = bool(clip_upper)
+        self.frame_floor_db = float(frame_floor_db)
 
     @classmethod
     def fit(
@@ -83,7 +98,9 @@ class FrameCodec:
             raise ValueError(f"sample_rate {sample_rate} != ModelConfig.sample_rate {cfg.sample_rate}")
         if n_fft is not None and int(n_fft) != cfg.n_fft:
             raise ValueError(f"n_fft {n_fft} != ModelConfig.n_fft {cfg.n_fft}")
-        codec = cls(0.0, cfg.db_range, cfg.pitch_mode, cfg.f_ref_hz, cfg.likelihood == "bernoulli")
+        codec = cls(
+            0.0, cfg.db_range, cfg.pitch_mode, cfg.f_ref_hz, cfg.likelihood == "bernoulli", cfg.frame_floor_db
+        )
         shifted = codec._normalise_pitch(mags, f0_hz)
         peak = float(np.max(shifted)) if shifted.size else 1.0
         codec.ref_db = float(20.0 * np.log10(max(peak, TINY)))
@@ -108,6 +125,9 @@ class FrameCodec:
         """Linear magnitudes [N, n_bins] (+ f0_hz [N]) -> (x float32 [N, n_bins], cond [N, 1] or None)."""
         mags = self._normalise_pitch(np.asarray(magnitudes, dtype=np.float32), f0_hz)
         db = 20.0 * np.log10(np.maximum(mags.astype(np.float64), TINY)) - self.ref_db
+        if self.frame_floor_db > 0 and db.size:
+            # a per-frame floor: what lies further below the frame's own peak is raised to it
+            db = np.maximum(db, db.max(axis=1, keepdims=True) - self.frame_floor_db)
         x = np.maximum(db / self.db_range + 1.0, 0.0)
         if self.clip_upper:
             x = np.minimum(x, 1.0)
@@ -133,6 +153,7 @@ class FrameCodec:
             "pitch_mode": self.pitch_mode,
             "f_ref_hz": self.f_ref_hz,
             "clip_upper": self.clip_upper,
+            "frame_floor_db": self.frame_floor_db,
         }
 
     @classmethod
@@ -143,4 +164,5 @@ class FrameCodec:
             str(d["pitch_mode"]),
             float(d["f_ref_hz"]),
             bool(d["clip_upper"]),
+            float(d.get("frame_floor_db", 0.0)),  # absent in checkpoints written before it existed
         )
