@@ -375,7 +375,7 @@ def _read_zip(zf: zipfile.ZipFile) -> Any:
             raise CorruptFile(f"record version {text[:20]!r} is not a number")
         if int(text) not in SUPPORTED_RECORD_VERSIONS:
             raise NeedsTorch(f"torch record format version {text}")
-    storages: dict[str, np.ndarray] = {}
+    records: dict[str, bytes] = {}  # storage key -> raw bytes (tensors of any dtype may share one)
 
     def persistent_load(pid):
         if len(pid) != 5:
@@ -385,22 +385,25 @@ def _read_zip(zf: zipfile.ZipFile) -> Any:
             raise NeedsTorch(f"a storage of type {stype!r}")
         if not isinstance(key, str) or type(numel) is not int or numel < 0:
             raise CorruptFile("malformed storage id")
-        if key not in storages:
+        dtype = stype.dtype.newbyteorder("<" if byteorder == "little" else ">")
+        nbytes = numel * dtype.itemsize
+        if key not in records:
             name = f"{top}/data/{key}"
             if name not in names:
                 raise CorruptFile(f"storage record data/{key} is missing")
-            raw = zf.read(name)
-            dtype = stype.dtype.newbyteorder("<" if byteorder == "little" else ">")
-            if len(raw) < numel * dtype.itemsize:
-                raise CorruptFile(
-                    f"storage data/{key} holds {len(raw)} bytes, needs {numel * dtype.itemsize}"
-                )
-            arr = np.frombuffer(raw, dtype=dtype, count=numel)
-            storages[key] = arr if dtype.isnative else arr.astype(stype.dtype)
-        stored = storages[key]
-        if stored.dtype != stype.dtype:
-            raise CorruptFile(f"storage data/{key} is read as two dtypes")
-        return stored
+            size = zf.getinfo(name).file_size
+            if size < nbytes:
+                raise CorruptFile(f"storage data/{key} holds {size} bytes, needs {nbytes}")
+            if size == nbytes:  # as torch.save writes it: read whole, so the zip's CRC is checked
+                records[key] = zf.read(name)
+            else:  # never inflate more than the storage needs (a record can decompress to any size)
+                with zf.open(name) as f:
+                    records[key] = f.read(nbytes)
+        raw = records[key]
+        if len(raw) < nbytes:
+            raise CorruptFile(f"storage data/{key} holds {len(raw)} bytes, needs {nbytes}")
+        arr = np.frombuffer(raw, dtype=dtype, count=numel)
+        return arr if dtype.isnative else arr.astype(stype.dtype)
 
     return _load_pickle(zf.read(f"{top}/data.pkl"), persistent_load)
 
