@@ -392,15 +392,11 @@ def _read_zip(zf: zipfile.ZipFile) -> Any:
             if name not in names:
                 raise CorruptFile(f"storage record data/{key} is missing")
             size = zf.getinfo(name).file_size
-            if size < nbytes:
-                raise CorruptFile(f"storage data/{key} holds {size} bytes, needs {nbytes}")
-            if size == nbytes:  # as torch.save writes it: read whole, so the zip's CRC is checked
-                records[key] = zf.read(name)
-            else:  # never inflate more than the storage needs (a record can decompress to any size)
-                with zf.open(name) as f:
-                    records[key] = f.read(nbytes)
+            if size != nbytes:  # checked before inflating anything: a record can decompress to any size
+                raise CorruptFile(f"storage data/{key} holds {size} bytes, its tensors need {nbytes}")
+            records[key] = zf.read(name)  # whole, so the zip's CRC is checked
         raw = records[key]
-        if len(raw) < nbytes:
+        if len(raw) != nbytes:
             raise CorruptFile(f"storage data/{key} holds {len(raw)} bytes, needs {nbytes}")
         arr = np.frombuffer(raw, dtype=dtype, count=numel)
         return arr if dtype.isnative else arr.astype(stype.dtype)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import tracemalloc
 import warnings
 import zipfile
 from collections import Counter, OrderedDict
@@ -152,7 +153,7 @@ def test_code_carrying_files_are_refused_and_never_executed(tmp_path):
 def _zip_with(tmp_path, pkl: bytes, records: dict[str, bytes], byteorder: str = "little") -> Path:
     """A torch-style zip with a hand-written data.pkl (to reach states torch.save never writes)."""
     path = tmp_path / "crafted.pt"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("archive/data.pkl", pkl)
         z.writestr("archive/byteorder", byteorder)
         z.writestr("archive/version", "3\n")
@@ -192,17 +193,24 @@ def _pickle_tensor(t: _Tensor) -> bytes:
         pytest.param((100,), (1,), 4, 16, id="tensor-past-its-storage"),
         pytest.param((2, 2), (1, 3), 4, 16, id="strides-past-storage"),
         pytest.param((4,), (1,), 8, 16, id="record-shorter-than-storage"),
+        pytest.param((4,), (1,), 4, 50_000_016, id="record-longer-than-storage"),
         pytest.param((4,), (1,), 4, None, id="record-missing"),
     ],
 )
 def test_inconsistent_tensors_are_refused_like_torch(tmp_path, size, stride, numel, record_bytes):
     pkl = _pickle_tensor(_Tensor(_Storage(numel), 0, size, stride))
-    records = {} if record_bytes is None else {"0": np.arange(record_bytes // 4, dtype="<f4").tobytes()}
-    path = _zip_with(tmp_path, pkl, records)
+    records = {} if record_bytes is None else {"0": np.zeros(record_bytes // 4, dtype="<f4").tobytes()}
+    path = _zip_with(tmp_path, pkl, records)  # deflated: the 50 MB record is 50 kB on disk
     with pytest.raises(Exception):  # noqa: B017 - torch's own error types vary (RuntimeError, ...)
         torch.load(path, weights_only=True)
-    with pytest.raises(torchzip.CorruptFile):
-        torchzip.read_torch_file(path)
+    tracemalloc.start()
+    try:
+        with pytest.raises(torchzip.CorruptFile):
+            torchzip.read_torch_file(path)
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak_bytes < 5_000_000  # refused before inflating the oversized record
 
 
 def test_a_consistent_crafted_tensor_reads_like_torch(tmp_path):
