@@ -1,5 +1,6 @@
-"""`vaesynth serve` starts without torch (the bundled model is read and decoded with numpy) and plays: a real
-server process on the session's JACK dummy server, a note over OSC, the recording checked. Start-up time is
+"""`vaesynth serve` starts without torch (the bundled model is read and decoded with numpy) and plays its
+first note without an xrun: a real server process on the session's JACK dummy server, a note over OSC, the
+recording checked. Start-up time is
 measured by benchmarks/bench_startup.py, never asserted here."""
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ runpy.run_module("vaesynth", run_name="__main__", alter_sys=True)
 
 def test_serve_starts_without_torch_and_plays_the_first_note(jack_server, tmp_path):
     modules, wav, log_path = tmp_path / "modules.json", tmp_path / "out.wav", tmp_path / "serve.log"
+    info = tmp_path / "info.json"
     name = f"vstart{os.getpid() % 10000}"
     cmd = [sys.executable, "-c", WRAPPER, str(modules), "serve", "--osc-port", "0", "--midi-in", "none"]
-    cmd += ["--jack-name", name, "--record", str(wav)]
+    cmd += ["--jack-name", name, "--record", str(wav), "--info-on-exit", str(info)]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         try:
@@ -61,6 +63,7 @@ def test_serve_starts_without_torch_and_plays_the_first_note(jack_server, tmp_pa
     text = log_path.read_text()
     assert "decoded with torch" not in text, text
     assert json.loads(modules.read_text()) == [], "serve imported torch/sklearn"
+    assert json.loads(info.read_text())["xruns"] == 0, text  # the first note did not stall the render thread
     audio, rate = sf.read(wav, dtype="float32")
     assert rate == jack_server["sample_rate"] and np.isfinite(audio).all()
     # The note sounded: its loudest 10 ms is at least -60 dBFS (an idle engine writes exact zeros).
