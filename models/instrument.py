@@ -84,13 +84,15 @@ class Instrument:
         self._model = None
         self._np = None
         if backend == "numpy":
-            from vaesynth.models.npdecode import NumpyDecoder
+            from vaesynth.models.npdecode import NumpyDecoder, UnsupportedArch
 
             if not isinstance(self._state, dict):
                 raise UserError(f"{path}: checkpoint contents do not fit this release (model_state)")
             try:
                 self._np = NumpyDecoder(self.model_config, self._state)
-            except ValueError:  # UnsupportedArch is filtered out by load_instrument
+            except UnsupportedArch:  # load_instrument(torch_free=True) loads these with torch instead
+                raise
+            except ValueError:
                 raise self._weights_misfit() from None
         else:
             self._build_model()
