@@ -76,7 +76,7 @@ def latency_run(
     set_jack_client_name("vaesynth-bench")
     device = resolve_device(None)
     rate = int(device["default_samplerate"])
-    inst = load_instrument(model)
+    inst = load_instrument(model, torch_free=True)  # as serve loads it
     engine = Engine(rate, blocksize=blocksize, engine=engine_name, render_margin_ms=margin_ms)
     server = Server(inst, engine, ServeOptions(engine=engine_name, blocksize=blocksize), log=lambda *a: None)
     server.probe_receive = []

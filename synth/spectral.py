@@ -21,7 +21,10 @@ from vaesynth.synth.config import SpectralConfig
 def window(name: str, n: int) -> np.ndarray:
     """Periodic window `name` (a scipy.signal.get_window name) of n samples, float64.
 
-    scipy.signal is imported here, not at module level: it costs about a second at start-up (serve)."""
+    The periodic Hann window (every engine's default) is computed here; scipy.signal, imported only for the
+    others, costs about a second at `serve` start-up."""
+    if name in ("hann", "hanning") and n > 1:
+        return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
     from scipy.signal import get_window
 
     return get_window(name, n, fftbins=True).astype(np.float64)

@@ -170,3 +170,13 @@ def test_icqt_approximate_inverse(hop, bpo, min_snr_db):
     y = icqt(cqt(x, SR, hop, fmin_hz, n_bins, bpo), SR, hop, fmin_hz, bpo, n_samples=len(x))
     snr_db = 10 * np.log10(np.sum(x ** 2) / np.sum((x - y) ** 2))
     assert snr_db > min_snr_db
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 256, 1024, 2049])
+def test_hann_window_matches_scipy_periodic_hann(n):
+    """The Hann window computed without scipy (start-up) is scipy's periodic one."""
+    from scipy.signal import get_window
+
+    from vaesynth.synth.spectral import window
+
+    np.testing.assert_allclose(window("hann", n), get_window("hann", n, fftbins=True), rtol=0, atol=1e-15)

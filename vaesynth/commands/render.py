@@ -91,7 +91,7 @@ def run(args) -> int:
 
     from vaesynth.models.instrument import load_instrument
 
-    instrument = load_instrument(args.model)
+    instrument = load_instrument(args.model, torch_free=True)
 
     def new_engine(renderers=None):
         try:
