@@ -60,6 +60,9 @@ class ModelConfig:
     frame_floor_db: bins further than this below their own frame's peak are raised to that level in model
       space (a per-frame floor, models/features.py); 0 = off (only the global floor db_range below the
       loudest training frame).
+    floor_db: depth of the global floor below the loudest training bin, in dB; 0 = db_range (the loudest bin
+      is the reference level 1). Deeper than db_range puts the reference (model-space 1) floor_db - db_range
+      below the loudest bin, so quiet notes keep their spectrum while the decoder keeps its dB scale.
     tc_beta: extra weight of the total correlation KL(q(z) || prod_d q(z_d)) of the aggregate posterior
       (beta-TCVAE, Chen et al. 2018; models/total_correlation.py), added to the loss on top of beta·KL, which
       holds TC once already: TC's total weight is beta + tc_beta. Ramps with the KL warm-up. 0 = off (the
@@ -88,6 +91,7 @@ class ModelConfig:
     inharmonicity_guide: float = 1.0
     sc_weight: float = 100.0
     frame_floor_db: float = 0.0
+    floor_db: float = 0.0
     guide_frames: int = 16
     detune_cents: float = 0.0
     tc_beta: float = 0.0
@@ -127,6 +131,8 @@ class ModelConfig:
             raise ValueError("inharmonicity_guide must be >= 0 and guide_frames >= 1")
         if self.frame_floor_db < 0:
             raise ValueError(f"frame_floor_db must be >= 0, got {self.frame_floor_db}")
+        if self.floor_db != 0 and self.floor_db < self.db_range:
+            raise ValueError(f"floor_db must be 0 or >= db_range ({self.db_range}), got {self.floor_db}")
         if self.tc_beta < 0:
             raise ValueError(f"tc_beta must be >= 0, got {self.tc_beta}")
         if self.tc_estimator not in TC_ESTIMATORS:

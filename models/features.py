@@ -89,7 +89,8 @@ class FrameCodec:
     ) -> "FrameCodec":
         """Fit on TRAINING frames: magnitudes [N, n_bins] linear, f0_hz [N] Hz (NaN unknown) or None.
 
-        The reference level is the loudest (pitch-normalised) training bin.
+        The reference level is the loudest (pitch-normalised) training bin, or cfg.floor_db - cfg.db_range dB
+        below it when cfg.floor_db is set (the floor then lies cfg.floor_db below the loudest bin).
         """
         mags = np.asarray(magnitudes, dtype=np.float32)
         if mags.ndim != 2 or mags.shape[1] != cfg.n_bins:
@@ -103,7 +104,8 @@ class FrameCodec:
         )
         shifted = codec._normalise_pitch(mags, f0_hz)
         peak = float(np.max(shifted)) if shifted.size else 1.0
-        codec.ref_db = float(20.0 * np.log10(max(peak, TINY)))
+        headroom_db = cfg.floor_db - cfg.db_range if cfg.floor_db else 0.0
+        codec.ref_db = float(20.0 * np.log10(max(peak, TINY))) - headroom_db
         return codec
 
     def _normalise_pitch(self, mags, f0_hz):

@@ -35,7 +35,9 @@ MAX_INHARMONICITY = 0.01  # B above this is not a pitched instrument (piano bass
 KERNEL_HALF_WIDTH_BINS = 4.5  # main lobe (±2 bins for hann) and the first two side lobes (-31, -41 dB)
 KERNEL_OVERSAMPLE = 64  # table points per bin
 LOBE_SCALE_RANGE = (0.5, 2.0)  # real notes' lobes widen (vibrato, normalised pitch); the net may follow them
-POWER_EPS = 1e-20  # keeps d sqrt / d power finite at silence
+POWER_EPS = 1e-20
+INIT_PARTIAL_DB = 40.0  # initial partial level, dB below the reference (db_range 80: head bias 0.5)
+INIT_NOISE_DB = 70.0  # initial noise level, dB below the reference (db_range 80: head bias 0.125)  # keeps d sqrt / d power finite at silence
 
 
 def window_kernel_table(
@@ -98,9 +100,13 @@ class HarmonicDecoder(nn.Module):
         self.noise_head = nn.Linear(h, cfg.n_noise_bands)
         self.shape_head = nn.Linear(h, 3)  # inharmonicity, lobe width, detune
         with torch.no_grad():
-            # start quiet and harmonic: partials at -40 dB, noise at -70 dB, B ~ 0, lobes at their true width
-            self.amp_head.bias.fill_(0.5)
-            self.noise_head.bias.fill_(0.125)
+            # Start quiet and harmonic: partials 40 dB and noise 70 dB below the loudest training bin (which
+            # sits floor_db - db_range above the reference when floor_db is set, models/features.py), B ~ 0,
+            # lobes at their true width. Set in dB, not model-space units: with a wider db_range a fixed bias
+            # would start the noise so low that partial lobes mask it and its gradient vanishes.
+            headroom_db = cfg.floor_db - cfg.db_range if cfg.floor_db else 0.0
+            self.amp_head.bias.fill_(1.0 - (INIT_PARTIAL_DB - headroom_db) / cfg.db_range)
+            self.noise_head.bias.fill_(1.0 - (INIT_NOISE_DB - headroom_db) / cfg.db_range)
             self.shape_head.bias.copy_(torch.tensor([-6.0, 0.0, 0.0]))
         self.register_buffer("kernel", torch.from_numpy(window_kernel_table(cfg.window, cfg.n_fft)))
         self.register_buffer(

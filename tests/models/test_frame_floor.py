@@ -52,3 +52,28 @@ def test_frame_floor_state_round_trips_and_old_states_mean_off():
     np.testing.assert_array_equal(again.to_model(mags)[0], codec.to_model(mags)[0])
     old = {k: v for k, v in codec.state_dict().items() if k != "frame_floor_db"}
     assert FrameCodec.from_state(old).frame_floor_db == 0.0
+
+
+def test_floor_db_moves_the_reference_so_quiet_frames_keep_their_spectrum():
+    """floor_db 120 with db_range 80: the loudest bin maps to 1 + 40/80, the floor lies 120 dB below it, and
+    a frame 50 dB down round-trips exactly over its 60 dB (the plain codec clips it)."""
+    db = frames_db()
+    mags = 10.0 ** (db / 20.0)
+    codec = FrameCodec.fit(mags, None, cfg_for(db_range=80.0, floor_db=120.0))
+    x, _ = codec.to_model(mags)
+    assert abs(float(x.max()) - 1.5) < 1e-6
+    back_db = 20.0 * np.log10(np.maximum(codec.to_magnitudes(x), 1e-30))
+    kept = db > -120.0 + 1e-6
+    np.testing.assert_allclose(back_db[kept], db[kept], atol=1e-3)
+    assert np.all(x[~kept] == 0.0)
+
+
+def test_floor_db_starts_the_harmonic_decoder_at_the_same_level_re_the_loudest_bin():
+    from vaesynth.models.harmonic import HarmonicDecoder
+
+    plain = HarmonicDecoder(cfg_for(db_range=80.0))
+    deep = HarmonicDecoder(cfg_for(db_range=80.0, floor_db=120.0))
+    # bias b -> db_range * (b - 1) dB re the reference; the deep codec's loudest bin is 40 dB above it
+    assert abs(80.0 * (float(plain.amp_head.bias[0].detach()) - 1.0) - (-40.0)) < 1e-5
+    assert abs(80.0 * (float(deep.amp_head.bias[0].detach()) - 1.0) - 40.0 - (-40.0)) < 1e-5
+    assert abs(80.0 * (float(deep.noise_head.bias[0].detach()) - 1.0) - 40.0 - (-70.0)) < 1e-5
