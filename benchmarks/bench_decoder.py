@@ -58,7 +58,7 @@ def main() -> None:
 
             rows.append((arch, "torch controls (partials)", *timings_us(torch_controls, args.calls)))
         if arch != "conv":
-            fast = FastDecoder(model)
+            fast = FastDecoder.from_model(model)
             rows.append(
                 (arch, "fast decode -> spectrum", *timings_us(lambda f=fast, v=z_np: f.decode(v), args.calls))
             )

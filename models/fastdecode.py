@@ -1,47 +1,33 @@
-"""Torch-free decoder forward pass (numpy matmuls + a numba render kernel) for the live control path.
+"""Torch-free one-vector decoder (numpy matmuls + a numba render kernel): the live control path.
 
-`FastDecoder(model)` copies the decoder weights of an eval-mode BetaVAE (arch mlp400, mlp or harmonic) and
-reproduces `model.decode(z, cond)` for one latent vector, without torch's per-op overhead (a one-vector torch
-forward through the harmonic decoder is ~20 small ops, each with microseconds of dispatch). Buffers are
-preallocated; `decode` writes into them and returns a view, so it allocates nothing after warm-up.
+`FastDecoder(cfg, state)` takes a ModelConfig and the BetaVAE's arrays (numpy, as `load_checkpoint(path,
+tensors="numpy")` returns them, or `FastDecoder.from_model(model)` from a torch module) and reproduces
+`model.decode(z, cond)` for one latent vector, without torch's per-op overhead (a one-vector torch forward
+through the harmonic decoder is ~20 small ops, each with microseconds of dispatch) and without importing
+torch at all (serve's start-up). Buffers are preallocated; `decode` writes into them and returns a view.
+Layers are read and checked by models/npdecode.py (the batch numpy decoder), which also holds the harmonic
+constants (models/harmonic.py imports torch; tests/models/test_npdecode.py asserts they agree).
 `conv` models have no fast path (use `model.decode`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
 import numpy as np
 from numba import njit
-from torch import nn
 
-from vaesynth.models.harmonic import (
+from vaesynth.models.config import ModelConfig
+from vaesynth.models.npdecode import (
     KERNEL_HALF_WIDTH_BINS,
     KERNEL_OVERSAMPLE,
+    LEAKY_SLOPE,
     LOBE_SCALE_RANGE,
     MAX_INHARMONICITY,
     POWER_EPS,
+    NumpyDecoder,
 )
-
-LEAKY_SLOPE = 0.01  # nn.LeakyReLU's default, what HarmonicDecoder's trunk uses
-
-
-def _layers(seq: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray, str]]:
-    """(weight [out, in] float32, bias [out], activation after it) for each Linear of a Sequential."""
-    out = []
-    mods = list(seq)
-    for i, m in enumerate(mods):
-        if isinstance(m, nn.Linear):
-            nxt = mods[i + 1] if i + 1 < len(mods) else None
-            act = "relu" if isinstance(nxt, nn.ReLU) else "leaky" if isinstance(nxt, nn.LeakyReLU) else "none"
-            out.append(
-                (
-                    m.weight.detach().numpy().astype(np.float32).copy(),
-                    m.bias.detach().numpy().astype(np.float32).copy(),
-                    act,
-                )
-            )
-    return out
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -80,30 +66,41 @@ def render_partials_kernel(amps_db, freqs_bins, lobe_scale, kernel, noise_power,
 
 
 class FastDecoder:
-    """One-vector decoder: `decode(z, cond=None) -> x_hat [n_bins]` (model space) equal to model.decode."""
+    """One-vector decoder: `decode(z, cond=None) -> x_hat [n_bins]` (model space) equal to model.decode.
 
-    def __init__(self, model):
-        cfg = model.cfg
+    cfg: ModelConfig (arch mlp400, mlp or harmonic; conv -> ValueError). state: name -> numpy array, the
+    BetaVAE state_dict (the `decoder.*` entries are read); ValueError (one line) when they do not fit cfg."""
+
+    def __init__(self, cfg: ModelConfig, state: Mapping[str, np.ndarray]):
         if cfg.arch == "conv":
             raise ValueError("conv models have no fast decoder; use model.decode")
+        layers = NumpyDecoder(cfg, state)  # reads and checks the arrays (float32 copies)
         self.cfg = cfg
         self.arch = cfg.arch
-        dec = model.decoder
         self._z = np.zeros(cfg.latent_dim + cfg.n_cond, dtype=np.float32)
         self.out = np.zeros(cfg.n_bins, dtype=np.float32)
         if cfg.arch == "harmonic":
-            self.layers = _layers(dec.trunk)
-            self.amp = _layers(nn.Sequential(dec.amp_head))[0]
-            self.noise = _layers(nn.Sequential(dec.noise_head))[0]
-            self.shape = _layers(nn.Sequential(dec.shape_head))[0]
-            self.kernel = dec.kernel.numpy().astype(np.float64)
-            self.noise_interp = dec.noise_interp.numpy().astype(np.float32)
-            self.k = np.arange(1, dec.n_partials + 1, dtype=np.float64)
+            self.layers = [(w, b, "leaky") for w, b in layers.trunk]
+            w, b = layers.heads  # rows [amps | noise bands | shape (B, lobe, detune)]
+            k, n_bands = layers.n_partials, cfg.n_noise_bands
+            self.amp = (w[:k], b[:k], "none")
+            self.noise = (w[k : k + n_bands], b[k : k + n_bands], "none")
+            self.shape = (w[k + n_bands :], b[k + n_bands :], "none")
+            self.kernel = layers.kernel
+            self.noise_interp = layers.noise_interp
+            self.k = np.arange(1, k + 1, dtype=np.float64)
             self.bin_hz = cfg.sample_rate / cfg.n_fft
             self._mag = np.zeros(cfg.n_bins, dtype=np.float64)
             self._noise_power = np.zeros(cfg.n_bins, dtype=np.float64)
         else:
-            self.layers = _layers(dec.net)
+            n = len(layers.layers)
+            self.layers = [(w, b, "relu" if i < n - 1 else "none") for i, (w, b) in enumerate(layers.layers)]
+
+    @classmethod
+    def from_model(cls, model) -> "FastDecoder":
+        """From a torch BetaVAE (tests, benchmarks, the torch backend of Instrument)."""
+        state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+        return cls(model.cfg, state)
 
     @staticmethod
     def _mlp(layers, h):

@@ -104,17 +104,19 @@ class Instrument:
         self.latent_dim = int(self.model_config.latent_dim)
         self.n_pcs = int(self.pca.n_components)
         self._conditioned = self.model_config.n_cond > 0
-        # One-vector fast path: a preallocated input, decoded without torch (torch's per-op dispatch dominates
-        # a one-vector forward): the numpy port, or for backend "torch" the FastDecoder where the arch has
-        # one, warmed up here so the first knob move does not pay numba's compilation.
+        # One-vector fast path (the live synth's): a preallocated input decoded by the torch-free FastDecoder
+        # (torch's per-op dispatch dominates a one-vector forward) on either backend, where the arch has one;
+        # warmed up here so the first knob move does not pay numba's compilation.
         self._z1 = np.zeros((1, self.latent_dim), dtype=np.float32)
         self._fast = None
-        if self._np is not None:
-            self._np.decode1(self._z1[0])
-        elif self.model_config.arch != "conv":
+        if self.model_config.arch != "conv":
             from vaesynth.models.fastdecode import FastDecoder
 
-            self._fast = FastDecoder(self.model)
+            self._fast = (
+                FastDecoder(self.model_config, self._state)
+                if self._np is not None
+                else FastDecoder.from_model(self.model)
+            )
             self._fast.decode(self._z1[0])
 
     def _weights_misfit(self) -> UserError:
@@ -194,12 +196,9 @@ class Instrument:
             if not np.isfinite(z).all():
                 raise ValueError("z must be finite (got NaN or inf)")
             np.clip(z, -LATENT_LIMIT, LATENT_LIMIT, out=self._z1[0])
-            if self._np is not None:
-                cond = None if one is None else self.codec.cond_for(one, 1)
-                x_hat = self._np.decode1(self._z1[0], None if cond is None else cond[0])
-                return self._to_mags(x_hat[None, :], one)[0]
-            if self._fast is not None and (f0_hz is None or not self._conditioned):
-                return self._to_mags(self._fast.decode(self._z1[0])[None, :], one)[0]
+            if self._fast is not None:
+                cond = None if one is None or not self._conditioned else self.codec.cond_for(one, 1)[0]
+                return self._to_mags(self._fast.decode(self._z1[0], cond)[None, :], one)[0]
             zb, single = self._z1, True
         else:
             zb, single = self._latent_batch(z)

@@ -8,7 +8,8 @@ ReLU, the last layer linear; a sigmoid link for the Bernoulli likelihood) and ha
 a LeakyReLU trunk, three linear heads, partials drawn as window lobes and added in power with the
 mel-interpolated noise). conv has no numpy port (`UnsupportedArch`; use the torch model).
 
-Why not models/fastdecode.py: it builds from a torch module and imports torch; this one reads arrays only.
+The one-vector live path is models/fastdecode.py's FastDecoder (same arrays, read and checked here, plus a
+numba render kernel); this module is the batch path (reports, resynthesis) of a torch-free Instrument.
 """
 
 from __future__ import annotations
@@ -112,11 +113,9 @@ class NumpyDecoder:
             expected = (cfg.n_noise_bands, cfg.n_bins)
             raise ValueError(f"decoder.noise_interp is {self.noise_interp.shape}, expected {expected}")
         self.k = np.arange(1, self.n_partials + 1, dtype=np.float64)
-        self._k2m1 = self.k * self.k - 1.0
         reach = int(math.ceil(KERNEL_HALF_WIDTH_BINS * LOBE_SCALE_RANGE[1]))
         self.offsets = np.arange(-reach + 1, reach + 1, dtype=np.float64)
         self.bin_hz = cfg.sample_rate / cfg.n_fft
-        self._x1 = np.zeros(self.n_in, dtype=np.float32)
 
     def _inputs(self, z, cond) -> np.ndarray:
         z = np.asarray(z, dtype=np.float32)
@@ -192,51 +191,6 @@ class NumpyDecoder:
         noise_db = c["noise_db"].astype(np.float32) @ self.noise_interp  # float32 as torch's; 2x faster
         noise_power = 10.0 ** (noise_db.astype(np.float64) / 10.0)
         return np.sqrt(partials + noise_power + POWER_EPS)
-
-    def decode1(self, z, cond=None) -> np.ndarray:
-        """One vector: z [latent_dim] (+ cond [n_cond]; None = zeros) -> model-space frame float32 [n_bins],
-        equal to `decode(z[None])[0]` at about half its cost (the live synth's case: scalar math for the
-        shape head, only the partials below Nyquist drawn). Not thread-safe (a shared input buffer)."""
-        cfg = self.cfg
-        if cfg.arch != "harmonic":
-            return self.decode(
-                np.asarray(z, np.float32)[None], None if cond is None else np.asarray(cond)[None]
-            )[0]
-        x = self._x1
-        x[: cfg.latent_dim] = z
-        if cfg.n_cond:
-            x[cfg.latent_dim :] = 0.0 if cond is None else cond
-        h = x
-        for w, b in self.trunk:
-            h = w @ h + b
-            np.maximum(h, LEAKY_SLOPE * h, out=h)
-        out = self.heads[0] @ h + self.heads[1]
-        k, n_bands, db = self.n_partials, cfg.n_noise_bands, cfg.db_range
-        s_b, s_lobe, s_detune = (float(v) for v in out[k + n_bands :])
-        lo, hi = LOBE_SCALE_RANGE
-        inharmonicity = MAX_INHARMONICITY * _sigmoid1(s_b)
-        lobe = lo + (hi - lo) * _sigmoid1(s_lobe + math.log((1 - lo) / (hi - 1)))
-        ratio = 2.0 ** float(x[cfg.latent_dim]) if cfg.n_cond else 1.0
-        if cfg.detune_cents > 0:
-            ratio *= 2.0 ** (cfg.detune_cents * math.tanh(s_detune) / 1200.0)
-        freqs = (cfg.f_ref_hz * ratio) * self.k * np.sqrt(1.0 + self._k2m1 * inharmonicity)
-        n_sounding = int(np.searchsorted(freqs, 0.5 * cfg.sample_rate))  # freqs rise with k (B >= 0)
-        pos = freqs[:n_sounding] / self.bin_hz
-        amps = 10.0 ** ((db / 20.0) * (out[:n_sounding].astype(np.float64) - 1.0))
-        idx = np.floor(pos)[:, None] + self.offsets
-        u = np.abs(idx - pos[:, None]) * (KERNEL_OVERSAMPLE / lobe)
-        i0 = np.minimum(np.floor(u), self.kernel.shape[0] - 2)
-        frac = u - i0
-        i0 = i0.astype(np.intp)
-        valid = (u < KERNEL_HALF_WIDTH_BINS * KERNEL_OVERSAMPLE) & (idx >= 0) & (idx < cfg.n_bins)
-        v = (self.kernel[i0] * (1.0 - frac) + self.kernel[i0 + 1] * frac) * amps[:, None]
-        power = np.bincount(idx[valid].astype(np.intp), weights=(v * v)[valid], minlength=cfg.n_bins)
-        noise_db = (db * (out[k : k + n_bands] - 1.0)) @ self.noise_interp
-        power += 10.0 ** (noise_db.astype(np.float64) / 10.0) + POWER_EPS
-        x_out = np.log10(np.sqrt(power) + 10.0 ** (-db / 20.0)) * (20.0 / db) + 1.0
-        if cfg.likelihood == "bernoulli":
-            np.clip(x_out, 0.0, 1.0, out=x_out)
-        return x_out.astype(np.float32)
 
     def decode(self, z, cond=None) -> np.ndarray:
         """z [B, latent_dim] (+ cond [B, n_cond]; None = zeros) -> the mean of p(x|z) in model space,

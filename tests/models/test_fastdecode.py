@@ -53,7 +53,7 @@ def perturbed_model(**kw):
 )
 def test_fast_decode_matches_torch_decode(kw):
     model = perturbed_model(**kw)
-    fast = FastDecoder(model)
+    fast = FastDecoder.from_model(model)
     for seed in range(3):
         z = torch.randn(1, 4, generator=torch.Generator().manual_seed(seed)) * 1.5
         cond = torch.tensor([[0.4 * seed - 0.4]]) if model.cfg.n_cond else None
@@ -69,7 +69,7 @@ def test_fast_decode_matches_torch_decode(kw):
 
 def test_fast_controls_match_torch_controls():
     model = perturbed_model(arch="harmonic", pitch_mode="condition", detune_cents=20.0)
-    fast = FastDecoder(model)
+    fast = FastDecoder.from_model(model)
     z = torch.randn(1, 4)
     cond = torch.tensor([[0.25]])
     with torch.inference_mode():
@@ -83,4 +83,4 @@ def test_fast_controls_match_torch_controls():
 
 def test_conv_has_no_fast_path():
     with pytest.raises(ValueError, match="no fast decoder"):
-        FastDecoder(build_model(ModelConfig(arch="conv", n_bins=129, n_fft=256, hidden=(4, 8))))
+        FastDecoder.from_model(build_model(ModelConfig(arch="conv", n_bins=129, n_fft=256, hidden=(4, 8))))

@@ -16,6 +16,7 @@ from vaesynth.errors import UserError
 from vaesynth.models import harmonic, npdecode
 from vaesynth.models.checkpoint import load_checkpoint, save_checkpoint
 from vaesynth.models.config import ModelConfig
+from vaesynth.models.fastdecode import FastDecoder
 from vaesynth.models.instrument import default_model_path, load_instrument
 from vaesynth.models.vae import build_model
 
@@ -74,8 +75,9 @@ def test_numpy_decoder_matches_torch_decode_and_controls(overrides):
     assert got.dtype == np.float32 and got.shape == ref.shape
     np.testing.assert_allclose(got, ref, rtol=0, atol=MODEL_SPACE_ATOL)
     assert np.ptp(ref) > 0.1  # the comparison covers a spread of values, not one constant
-    for i in range(z.shape[0]):  # the one-vector path (what serve calls) equals the batch path
-        one = dec.decode1(z[i], None if cond is None else cond[i])
+    fast = FastDecoder(cfg, state)  # the one-vector path serve calls, from the same arrays
+    for i in range(z.shape[0]):
+        one = fast.decode(z[i], None if cond is None else cond[i])
         np.testing.assert_allclose(one, got[i], rtol=0, atol=1e-5)
     if cfg.arch == "harmonic":
         with torch.no_grad():
