@@ -91,6 +91,7 @@ def train(
             None if cond is None else cond[idx],
             tc_beta=model.tc_beta_at(step),
             dataset_size=x.shape[0],
+            dwkl_beta=model.dwkl_beta_at(step),
         )
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
@@ -100,7 +101,7 @@ def train(
             next_log += log_every
             print(
                 f"    {elapsed:6.0f}s step {step:6d} loss {out['loss'].item():10.2f} "
-                f"kl {out['kl'].item():6.2f} tc {out['tc'].item():6.2f}",
+                f"kl {out['kl'].item():6.2f} tc {out['tc'].item():6.2f} dwkl {out['dwkl'].item():6.2f}",
                 flush=True,
             )
     return model.eval(), step, time.perf_counter() - t0
@@ -196,6 +197,12 @@ def main() -> None:
         default=None,
         help="beta-TCVAE total-correlation weight for every run (ModelConfig.tc_beta; default 0 = off)",
     )
+    p.add_argument(
+        "--dwkl-beta",
+        type=float,
+        default=None,
+        help="beta-TCVAE dimension-wise KL weight for every run (ModelConfig.dwkl_beta; default 0 = off)",
+    )
     p.add_argument("--tc-estimator", choices=("mss", "mws"), default=None, help="TC estimator (default mss)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--save", default="", help="path prefix to save each trained model (.pt)")
@@ -228,6 +235,8 @@ def main() -> None:
             extra[key] = value
     if args.tc_beta is not None:
         extra["tc_beta"] = args.tc_beta
+    if args.dwkl_beta is not None:
+        extra["dwkl_beta"] = args.dwkl_beta
     if args.tc_estimator is not None:
         extra["tc_estimator"] = args.tc_estimator
     archs = [a for a in args.archs.split(",") if a]
@@ -236,7 +245,8 @@ def main() -> None:
         over = dict(BASELINE) if arch == "mlp400" else {"arch": arch}
         rows.append(run(arch, ds, train_ds, val_ds, {**over, "latent_dim": args.latent_dim, **extra}, args))
     if rows:
-        table("archs (beta 1)", rows, ds.factor_names)
+        settings = ", ".join(f"{k}={v}" for k, v in extra.items())
+        table(f"archs ({settings or 'beta 1'})", rows, ds.factor_names)
     betas = [float(b) for b in args.betas.split(",") if b]
     if betas:
         arch = args.sweep_arch

@@ -68,6 +68,9 @@ class ModelConfig:
       holds TC once already: TC's total weight is beta + tc_beta. Ramps with the KL warm-up. 0 = off (the
       loss is exactly the beta-VAE's).
     tc_estimator: minibatch estimator of log q(z): "mss" (stratified sampling) or "mws" (weighted sampling).
+    dwkl_beta: extra weight of the dimension-wise KL sum_d KL(q(z_d) || N(0, 1)) of the aggregate posterior
+      (the third term of the same decomposition, its "gamma"; same estimator), on top of beta·KL; ramps with
+      the warm-up. 0 = off.
     """
 
     arch: str = "harmonic"
@@ -96,6 +99,7 @@ class ModelConfig:
     detune_cents: float = 0.0
     tc_beta: float = 0.0
     tc_estimator: str = "mss"
+    dwkl_beta: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -133,8 +137,8 @@ class ModelConfig:
             raise ValueError(f"frame_floor_db must be >= 0, got {self.frame_floor_db}")
         if self.floor_db != 0 and self.floor_db < self.db_range:
             raise ValueError(f"floor_db must be 0 or >= db_range ({self.db_range}), got {self.floor_db}")
-        if self.tc_beta < 0:
-            raise ValueError(f"tc_beta must be >= 0, got {self.tc_beta}")
+        if self.tc_beta < 0 or self.dwkl_beta < 0:
+            raise ValueError(f"tc_beta and dwkl_beta must be >= 0, got {self.tc_beta}, {self.dwkl_beta}")
         if self.tc_estimator not in TC_ESTIMATORS:
             raise ValueError(
                 f"tc_estimator must be one of {', '.join(TC_ESTIMATORS)}, got {self.tc_estimator!r}"

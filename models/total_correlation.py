@@ -96,3 +96,22 @@ def total_correlation(
         return torch.zeros((), dtype=z.dtype, device=z.device)
     log_qz, log_qz_d = aggregate_log_densities(z, mu, logvar, dataset_size, estimator)
     return (log_qz - log_qz_d.sum(-1)).mean()
+
+
+def kl_decomposition(
+    z: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    dataset_size: int,
+    estimator: str = "mss",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Minibatch estimates (nats, scalar tensors, differentiable) of the total correlation and of the
+    dimension-wise KL sum_d KL(q(z_d) || N(0, 1)) = E_q(z)[sum_d log q(z_d) - log N(z_d; 0, 1)], the last two
+    terms of the paper's decomposition. Arguments as `aggregate_log_densities`; a batch of one gives (0, 0).
+    """
+    if z.shape[0] < 2:
+        zero = torch.zeros((), dtype=z.dtype, device=z.device)
+        return zero, zero
+    log_qz, log_qz_d = aggregate_log_densities(z, mu, logvar, dataset_size, estimator)
+    log_pz_d = -0.5 * (_LOG_2PI + z * z)
+    return (log_qz - log_qz_d.sum(-1)).mean(), (log_qz_d - log_pz_d).sum(-1).mean()

@@ -15,7 +15,7 @@ from torch import nn
 from vaesynth.models.config import ModelConfig
 from vaesynth.models.harmonic import HarmonicDecoder, estimate_comb
 from vaesynth.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
-from vaesynth.models.total_correlation import total_correlation
+from vaesynth.models.total_correlation import kl_decomposition
 
 LOGVAR_RANGE = (-12.0, 8.0)  # posterior log-variance clamp: keeps exp() finite in early training
 LEARNED_LOGSTD_MIN = math.log(1e-3)  # learned observation std floor (model-space units)
@@ -109,16 +109,19 @@ class BetaVAE(nn.Module):
         cond: torch.Tensor | None = None,
         tc_beta: float | None = None,
         dataset_size: int | None = None,
+        dwkl_beta: float | None = None,
     ) -> dict:
         """Negative ELBO with KL weight `beta` and the config's free bits, per-frame means.
 
         tc_beta: weight of the total-correlation penalty (None = cfg.tc_beta; the trainer passes
         `tc_beta_at(step)`, which follows the KL warm-up). dataset_size: N, frames of the set the batch was
         drawn from (the training split), for the TC estimator; None = the batch is the whole set.
+        dwkl_beta: weight of the dimension-wise KL penalty (None = cfg.dwkl_beta; `dwkl_beta_at(step)`).
         Returns "loss" (scalar to minimise: recon + beta · sum_d max(KL_d, free_bits) + tc_beta · tc
-        + sc_weight · spectral + inharmonicity_guide · guide), "recon" (NLL per frame), "kl" (KL(q(z|x) ||
-        N(0, I)) per frame, unclamped), "kl_per_dim" [latent_dim] (batch mean), "tc" (minibatch estimate of
-        the total correlation of q(z), nats; 0 when tc_beta is 0: not computed), "spectral" (mean per-frame
+        + dwkl_beta · dwkl + sc_weight · spectral + inharmonicity_guide · guide), "recon" (NLL per frame),
+        "kl" (KL(q(z|x) || N(0, I)) per frame, unclamped), "kl_per_dim" [latent_dim] (batch mean), "tc"
+        (minibatch estimate of the total correlation of q(z), nats; 0 when tc_beta and dwkl_beta are 0: not
+        computed), "dwkl" (estimate of sum_d KL(q(z_d) || N(0, 1)), idem), "spectral" (mean per-frame
         squared spectral convergence on linear magnitudes), "guide" (harmonic arch: |B - estimated B| /
         1e-5, else 0). A single reparameterised sample of z.
         """
@@ -149,17 +152,22 @@ class BetaVAE(nn.Module):
         kl_term = torch.clamp(kl_per_dim, min=self.cfg.free_bits).sum() if self.cfg.free_bits > 0 else kl
         loss = recon + beta * kl_term + self.cfg.sc_weight * spectral + self.cfg.inharmonicity_guide * guide
         tc_beta = self.cfg.tc_beta if tc_beta is None else float(tc_beta)
-        tc = torch.zeros((), dtype=x.dtype, device=x.device)
-        if tc_beta > 0:  # only then: with it off the loss and its arithmetic are the plain beta-VAE's
+        dwkl_beta = self.cfg.dwkl_beta if dwkl_beta is None else float(dwkl_beta)
+        tc = dwkl = torch.zeros((), dtype=x.dtype, device=x.device)
+        if tc_beta > 0 or dwkl_beta > 0:  # only then: off, the loss and its arithmetic are the beta-VAE's
             n = x.shape[0] if dataset_size is None else int(dataset_size)
-            tc = total_correlation(z, mu, logvar, n, self.cfg.tc_estimator)
-            loss = loss + tc_beta * tc
+            tc, dwkl = kl_decomposition(z, mu, logvar, n, self.cfg.tc_estimator)
+            if tc_beta > 0:
+                loss = loss + tc_beta * tc
+            if dwkl_beta > 0:
+                loss = loss + dwkl_beta * dwkl
         return {
             "loss": loss,
             "recon": recon,
             "kl": kl,
             "kl_per_dim": kl_per_dim,
             "tc": tc,
+            "dwkl": dwkl,
             "spectral": spectral,
             "guide": guide,
         }
@@ -170,11 +178,18 @@ class BetaVAE(nn.Module):
             return float(self.cfg.beta)
         return float(self.cfg.beta) * min(1.0, max(0, step) / self.cfg.warmup_steps)
 
+    def _warm(self, step: int) -> float:
+        if self.cfg.warmup_steps <= 0:
+            return 1.0
+        return min(1.0, max(0, step) / self.cfg.warmup_steps)
+
     def tc_beta_at(self, step: int) -> float:
         """Total-correlation weight at optimiser step `step`: cfg.tc_beta, same linear warm-up as beta."""
-        if self.cfg.warmup_steps <= 0:
-            return float(self.cfg.tc_beta)
-        return float(self.cfg.tc_beta) * min(1.0, max(0, step) / self.cfg.warmup_steps)
+        return float(self.cfg.tc_beta) * self._warm(step)
+
+    def dwkl_beta_at(self, step: int) -> float:
+        """Dimension-wise KL weight at optimiser step `step`: cfg.dwkl_beta, same linear warm-up as beta."""
+        return float(self.cfg.dwkl_beta) * self._warm(step)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction through the posterior mean (deterministic): decode(mu)."""

@@ -35,6 +35,7 @@ FIXED_ON_RESUME = (
     "weight_decay",
     "tc_beta",
     "tc_estimator",
+    "dwkl_beta",
 )
 
 
@@ -53,8 +54,8 @@ class TrainConfig:
     grad_clip: max global gradient norm (0 = no clipping).
     n_partials, n_noise_bands, detune_cents: the harmonic decoder's ModelConfig fields (same defaults).
     weight_decay: decoupled weight decay (AdamW) per step, scaled by the learning rate; 0 = plain Adam.
-    tc_beta, tc_estimator: the total-correlation penalty (beta-TCVAE), ModelConfig fields (same defaults:
-      0 = off, "mss").
+    tc_beta, tc_estimator, dwkl_beta: the total-correlation and dimension-wise KL penalties (beta-TCVAE),
+      ModelConfig fields (same defaults: 0 = off, "mss", 0 = off).
     lr_schedule: "cosine" (lr decays from `lr` to 0 over the run: lr · ½(1 + cos(π · step / total_steps)))
       or "constant". A function of the step only, so resuming needs no scheduler state.
     resume: continue from the checkpoint at `out`. slim: drop optimizer/RNG state from the final file.
@@ -90,6 +91,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     tc_beta: float = 0.0
     tc_estimator: str = "mss"
+    dwkl_beta: float = 0.0
     resume: bool = False
     slim: bool = False
     ddp: int = 1
@@ -112,6 +114,7 @@ class TrainConfig:
             (self.size is None or self.size >= 1, f"--size must be >= 1, got {self.size}"),
             (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
             (self.tc_beta >= 0, f"--tc-beta must be >= 0, got {self.tc_beta}"),
+            (self.dwkl_beta >= 0, f"--dwkl-beta must be >= 0, got {self.dwkl_beta}"),
             (self.tc_estimator in TC_ESTIMATORS, f"--tc-estimator must be one of {', '.join(TC_ESTIMATORS)}"),
             (self.grad_clip >= 0, f"--grad-clip must be >= 0, got {self.grad_clip}"),
             (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}"),

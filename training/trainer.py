@@ -87,6 +87,7 @@ def model_config_for(cfg: TrainConfig, spectral, f_ref_hz: float) -> ModelConfig
             detune_cents=cfg.detune_cents,
             tc_beta=cfg.tc_beta,
             tc_estimator=cfg.tc_estimator,
+            dwkl_beta=cfg.dwkl_beta,
         )
     except ValueError as e:
         raise UserError(str(e).splitlines()[0]) from None
@@ -163,8 +164,8 @@ class LossModule(nn.Module):
         super().__init__()
         self.vae = vae
 
-    def forward(self, x, beta: float, cond=None, tc_beta=None, dataset_size=None) -> dict:
-        return self.vae.loss(x, beta, cond, tc_beta=tc_beta, dataset_size=dataset_size)
+    def forward(self, x, beta: float, cond=None, tc_beta=None, dataset_size=None, dwkl_beta=None) -> dict:
+        return self.vae.loss(x, beta, cond, tc_beta=tc_beta, dataset_size=dataset_size, dwkl_beta=dwkl_beta)
 
 
 @torch.no_grad()
@@ -182,11 +183,18 @@ def posterior_means(model, x: torch.Tensor, cond: torch.Tensor | None) -> torch.
 
 @torch.no_grad()
 def validation_loss(
-    model, x: torch.Tensor, cond: torch.Tensor | None, beta: float, seed: int, tc_beta: float | None = None
+    model,
+    x: torch.Tensor,
+    cond: torch.Tensor | None,
+    beta: float,
+    seed: int,
+    tc_beta: float | None = None,
+    dwkl_beta: float | None = None,
 ) -> dict:
     """Mean loss terms over the validation frames (float), with noise from a private generator seeded by
-    `seed` so validation neither varies run to run nor consumes the training noise. tc_beta: the
-    total-correlation weight (None = the model's cfg.tc_beta), estimated per batch with N = frames of x."""
+    `seed` so validation neither varies run to run nor consumes the training noise. tc_beta, dwkl_beta: the
+    total-correlation and dimension-wise KL weights (None = the model's config), estimated per batch with
+    N = frames of x."""
     was_training = model.training
     model.eval()
     sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
@@ -195,7 +203,7 @@ def validation_loss(
         for start in range(0, x.shape[0], ENCODE_BATCH):
             xb = x[start : start + ENCODE_BATCH]
             cb = None if cond is None else cond[start : start + ENCODE_BATCH]
-            out = model.loss(xb, beta, cb, tc_beta=tc_beta, dataset_size=x.shape[0])
+            out = model.loss(xb, beta, cb, tc_beta=tc_beta, dataset_size=x.shape[0], dwkl_beta=dwkl_beta)
             for k in sums:
                 sums[k] += float(out[k]) * xb.shape[0]
     model.train(was_training)
@@ -368,7 +376,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
             beta = model.beta_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, step, total_steps)
-            result = loss_module(xb, beta, cb, model.tc_beta_at(step), n_train)
+            result = loss_module(xb, beta, cb, model.tc_beta_at(step), n_train, model.dwkl_beta_at(step))
             loss = result["loss"]
             if not torch.isfinite(loss):
                 raise UserError(f"training diverged at step {step} (loss {float(loss)}): try a lower --lr")
@@ -391,7 +399,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
                         kl=f"{float(result['kl'].detach()):.3g}",
                         beta=f"{beta:.3g}",
                     )
-                    if model.cfg.tc_beta > 0:
+                    if model.cfg.tc_beta > 0 or model.cfg.dwkl_beta > 0:
                         postfix["tc"] = f"{float(result['tc'].detach()):.3g}"
                     bar.set_postfix(postfix, refresh=False)
                 if step % cfg.checkpoint_every == 0:
@@ -414,6 +422,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
             model.beta_at(step),
             cfg.seed + 7919,
             model.tc_beta_at(step),
+            model.dwkl_beta_at(step),
         )
         history["epoch"].append(epoch + 1)
         history["step"].append(step)

@@ -14,6 +14,7 @@ from tests.models.test_vae import harmonic_frames, tiny_cfg
 from vaesynth.models.config import ModelConfig
 from vaesynth.models.total_correlation import (
     aggregate_log_densities,
+    kl_decomposition,
     log_weight_matrix,
     total_correlation,
 )
@@ -88,6 +89,10 @@ def test_batch_that_is_the_whole_set_gives_exact_tc_mss_and_exact_plus_offset_mw
     assert mss == pytest.approx(exact, abs=1e-9)
     # minibatch weighted sampling weighs each frame 1/(N B): a constant (D - 1) log N above the exact value
     assert mws == pytest.approx(exact + (d - 1) * math.log(n), abs=1e-9)
+    # dimension-wise KL: E[sum_d log q(z_d) - log N(z_d; 0, 1)] over the batch, brute force
+    exact_dwkl = float(np.mean((log_qzd + 0.5 * (np.log(2 * np.pi) + z * z)).sum(-1)))
+    tc, dwkl = kl_decomposition(*t, dataset_size=n, estimator="mss")
+    assert (float(tc), float(dwkl)) == pytest.approx((exact, exact_dwkl), abs=1e-9)
 
 
 def test_mss_density_estimate_is_unbiased_against_the_exact_mixture():
@@ -152,7 +157,7 @@ def test_loss_with_tc_beta_zero_equals_the_old_loss_bit_for_bit():
     assert torch.equal(after_new, after_old)  # no extra draws from the global generator either
     # an old checkpoint's config (no tc keys) builds the same model settings
     d = cfg.to_dict()
-    del d["tc_beta"], d["tc_estimator"]
+    del d["tc_beta"], d["tc_estimator"], d["dwkl_beta"]
     assert ModelConfig.from_dict(d) == cfg
 
 
@@ -207,5 +212,22 @@ def test_bundled_checkpoint_loads_with_tc_off():
     ck = load_checkpoint(Path(vaesynth.__file__).parent / "assets" / "default.pt")
     assert "tc_beta" not in ck["model_config"]  # written before the option
     cfg = ModelConfig.from_dict(ck["model_config"])
-    assert (cfg.tc_beta, cfg.tc_estimator) == (0.0, "mss")
+    assert (cfg.tc_beta, cfg.tc_estimator, cfg.dwkl_beta) == (0.0, "mss", 0.0)
     build_model(cfg).load_state_dict(ck["model_state"])  # no new parameters either
+
+
+def test_loss_adds_dwkl_beta_times_the_dimension_wise_kl():
+    model = build_model(tiny_cfg("mlp", dwkl_beta=2.0))
+    x = harmonic_frames(12)
+    torch.manual_seed(8)
+    off = model.loss(x, 1.0, dwkl_beta=0.0)
+    torch.manual_seed(8)
+    on = model.loss(x, 1.0, dataset_size=500)
+    torch.manual_seed(8)
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        tc, dwkl = kl_decomposition(z, mu, logvar, 500, "mss")
+    assert float(on["dwkl"].detach()) == pytest.approx(float(dwkl), rel=1e-5)
+    assert float((on["loss"] - off["loss"]).detach()) == pytest.approx(2.0 * float(dwkl), rel=1e-4, abs=1e-3)
+    assert model.dwkl_beta_at(0) == 2.0

@@ -27,19 +27,20 @@ def data_npz(tmp_path_factory):
 def test_cli_tc_options_reach_train_config_and_checkpoint(tmp_path, data_npz):
     out = tmp_path / "tc.pt"
     argv = ["train", "--data", str(data_npz), "--out", str(out), "--epochs", "2", *tiny_cli_args()]
-    args = build_parser().parse_args([*argv, "--tc-beta", "4.5", "--tc-estimator", "mws"])
+    args = build_parser().parse_args([*argv, "--tc-beta", "4.5", "--tc-estimator", "mws", "--dwkl-beta", "2"])
     cfg = config_from_args(args)
-    assert (cfg.tc_beta, cfg.tc_estimator) == (4.5, "mws")
+    assert (cfg.tc_beta, cfg.tc_estimator, cfg.dwkl_beta) == (4.5, "mws", 2.0)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
-    assert main([*argv, "--tc-beta", "4.5", "--tc-estimator", "mws"]) == 0
+    assert main([*argv, "--tc-beta", "4.5", "--tc-estimator", "mws", "--dwkl-beta", "2"]) == 0
     ck = load_checkpoint(out)
-    assert (ck["model_config"]["tc_beta"], ck["model_config"]["tc_estimator"]) == (4.5, "mws")
-    assert (ck["train_config"]["tc_beta"], ck["train_config"]["tc_estimator"]) == (4.5, "mws")
+    mc, tc = ck["model_config"], ck["train_config"]
+    assert (mc["tc_beta"], mc["tc_estimator"], mc["dwkl_beta"]) == (4.5, "mws", 2.0)
+    assert (tc["tc_beta"], tc["tc_estimator"], tc["dwkl_beta"]) == (4.5, "mws", 2.0)
     assert ModelConfig.from_dict(ck["model_config"]).tc_beta == 4.5
     assert all(torch.isfinite(torch.tensor(ck["history"]["val_loss"])))
     # omitted: off
     plain = config_from_args(build_parser().parse_args(argv))
-    assert (plain.tc_beta, plain.tc_estimator) == (0.0, "mss")
+    assert (plain.tc_beta, plain.tc_estimator, plain.dwkl_beta) == (0.0, "mss", 0.0)
 
 
 def test_negative_tc_beta_is_a_user_error(tmp_path, data_npz):
@@ -56,7 +57,7 @@ def test_resume_refuses_a_changed_tc_beta(tmp_path, data_npz):
 def test_old_configs_take_tc_off():
     old = {"data": "x.npz", "out": "x.pt", "epochs": 80, "latent_dim": 8}  # saved before tc_beta
     cfg = TrainConfig.from_dict(old)
-    assert (cfg.tc_beta, cfg.tc_estimator) == (0.0, "mss")
+    assert (cfg.tc_beta, cfg.tc_estimator, cfg.dwkl_beta) == (0.0, "mss", 0.0)
 
 
 def _training_tc(path, data_npz) -> float:

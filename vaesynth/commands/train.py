@@ -35,6 +35,7 @@ OPTION_FIELDS = {
     "weight_decay": "weight_decay",
     "tc_beta": "tc_beta",
     "tc_estimator": "tc_estimator",
+    "dwkl_beta": "dwkl_beta",
     "ddp": "ddp",
     "threads": "threads",
 }
@@ -143,6 +144,14 @@ def register(sub):
         default=None,
         help="minibatch estimator of the total correlation: mss (stratified sampling, default) or mws "
         "(weighted sampling)",
+    )
+    p.add_argument(
+        "--dwkl-beta",
+        type=float,
+        default=None,
+        metavar="W",
+        help="beta-TCVAE: extra weight of the dimension-wise KL of the aggregate posterior (each latent's "
+        "marginal against N(0, 1)), on top of --beta; ramps with --warmup. Default 0 = off",
     )
     p.add_argument("--grad-clip", type=float, default=None, help="max gradient norm, 0 = off (default 5)")
     p.add_argument(
