@@ -36,6 +36,9 @@ FIXED_ON_RESUME = (
     "tc_beta",
     "tc_estimator",
     "dwkl_beta",
+    "db_range",
+    "sigma",
+    "frame_floor_db",
 )
 
 
@@ -56,6 +59,9 @@ class TrainConfig:
     weight_decay: decoupled weight decay (AdamW) per step, scaled by the learning rate; 0 = plain Adam.
     tc_beta, tc_estimator, dwkl_beta: the total-correlation and dimension-wise KL penalties (beta-TCVAE),
       ModelConfig fields (same defaults: 0 = off, "mss", 0 = off).
+    db_range, sigma, frame_floor_db: the model-space representation and likelihood, ModelConfig fields (same
+      defaults: 80 dB, 0.05, 0 = off): the floor db_range below the loudest training bin, the observation std
+      in model-space units (sigma · db_range dB), the per-frame floor (models/features.py).
     lr_schedule: "cosine" (lr decays from `lr` to 0 over the run: lr · ½(1 + cos(π · step / total_steps)))
       or "constant". A function of the step only, so resuming needs no scheduler state.
     resume: continue from the checkpoint at `out`. slim: drop optimizer/RNG state from the final file.
@@ -92,6 +98,9 @@ class TrainConfig:
     tc_beta: float = 0.0
     tc_estimator: str = "mss"
     dwkl_beta: float = 0.0
+    db_range: float = 80.0
+    sigma: float = 0.05
+    frame_floor_db: float = 0.0
     resume: bool = False
     slim: bool = False
     ddp: int = 1
@@ -116,6 +125,9 @@ class TrainConfig:
             (self.tc_beta >= 0, f"--tc-beta must be >= 0, got {self.tc_beta}"),
             (self.dwkl_beta >= 0, f"--dwkl-beta must be >= 0, got {self.dwkl_beta}"),
             (self.tc_estimator in TC_ESTIMATORS, f"--tc-estimator must be one of {', '.join(TC_ESTIMATORS)}"),
+            (self.db_range > 0, f"--db-range must be > 0, got {self.db_range}"),
+            (self.sigma > 0, f"--sigma must be > 0, got {self.sigma}"),
+            (self.frame_floor_db >= 0, f"--frame-floor-db must be >= 0, got {self.frame_floor_db}"),
             (self.grad_clip >= 0, f"--grad-clip must be >= 0, got {self.grad_clip}"),
             (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}"),
         ]
