@@ -33,6 +33,9 @@ OPTION_FIELDS = {
     "n_noise_bands": "n_noise_bands",
     "detune_cents": "detune_cents",
     "weight_decay": "weight_decay",
+    "db_range": "db_range",
+    "sigma": "sigma",
+    "frame_floor_db": "frame_floor_db",
     "tc_beta": "tc_beta",
     "tc_estimator": "tc_estimator",
     "dwkl_beta": "dwkl_beta",
@@ -122,6 +125,26 @@ def register(sub):
         default=None,
         metavar="CENTS",
         help="range of the harmonic decoder's fine-pitch control, for tracked f0 (default 0 = off)",
+    )
+    p.add_argument(
+        "--db-range",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="model-space range: the floor lies this far below the loudest training bin (default 80)",
+    )
+    p.add_argument(
+        "--sigma",
+        type=float,
+        default=None,
+        help="observation std of the gaussian likelihood in model-space units (x db-range dB; default 0.05)",
+    )
+    p.add_argument(
+        "--frame-floor-db",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="per-frame floor: bins further below their frame's peak are raised to it (default 0 = off)",
     )
     p.add_argument(
         "--weight-decay",
