@@ -28,6 +28,7 @@ import select
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from typing import Mapping
 
@@ -378,8 +379,6 @@ class Engine:
             os.set_blocking(r, False)
             os.set_blocking(w, False)  # the callback must never wait on a full pipe
             self._wake_r, self._wake_w = r, w
-            import weakref
-
             weakref.finalize(self, _close_fds, r, w)
         return self._wake_w
 
