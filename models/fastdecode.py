@@ -71,10 +71,13 @@ class FastDecoder:
     cfg: ModelConfig (arch mlp400, mlp or harmonic; conv -> ValueError). state: name -> numpy array, the
     BetaVAE state_dict (the `decoder.*` entries are read); ValueError (one line) when they do not fit cfg."""
 
-    def __init__(self, cfg: ModelConfig, state: Mapping[str, np.ndarray]):
+    def __init__(self, cfg: ModelConfig, state: Mapping[str, np.ndarray], layers: NumpyDecoder | None = None):
+        """layers: a NumpyDecoder already built from these arrays (its checked float32 copies are shared);
+        None builds one."""
         if cfg.arch == "conv":
             raise ValueError("conv models have no fast decoder; use model.decode")
-        layers = NumpyDecoder(cfg, state)  # reads and checks the arrays (float32 copies)
+        if layers is None:
+            layers = NumpyDecoder(cfg, state)  # reads and checks the arrays (float32 copies)
         self.cfg = cfg
         self.arch = cfg.arch
         self._z = np.zeros(cfg.latent_dim + cfg.n_cond, dtype=np.float32)

@@ -35,9 +35,9 @@ MAX_INHARMONICITY = 0.01  # B above this is not a pitched instrument (piano bass
 KERNEL_HALF_WIDTH_BINS = 4.5  # main lobe (±2 bins for hann) and the first two side lobes (-31, -41 dB)
 KERNEL_OVERSAMPLE = 64  # table points per bin
 LOBE_SCALE_RANGE = (0.5, 2.0)  # real notes' lobes widen (vibrato, normalised pitch); the net may follow them
-POWER_EPS = 1e-20
+POWER_EPS = 1e-20  # keeps d sqrt / d power finite at silence
 INIT_PARTIAL_DB = 40.0  # initial partial level, dB below the reference (db_range 80: head bias 0.5)
-INIT_NOISE_DB = 70.0  # initial noise level, dB below the reference (db_range 80: head bias 0.125)  # keeps d sqrt / d power finite at silence
+INIT_NOISE_DB = 70.0  # initial noise level, dB below the reference (db_range 80: head bias 0.125)
 
 
 def window_kernel_table(

@@ -113,7 +113,7 @@ class Instrument:
             from vaesynth.models.fastdecode import FastDecoder
 
             self._fast = (
-                FastDecoder(self.model_config, self._state)
+                FastDecoder(self.model_config, self._state, layers=self._np)
                 if self._np is not None
                 else FastDecoder.from_model(self.model)
             )

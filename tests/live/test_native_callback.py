@@ -150,16 +150,13 @@ def test_native_callback_counts_recorder_overflow_instead_of_blocking(tmp_path):
 
 def test_native_callback_wakes_the_render_thread_through_the_pipe():
     e = Engine(48000, blocksize=128)
-    r, w = native_callback.wake_pipe()
-    try:
-        drive = Driver(e, channels=1, wake_fd=w)
-        assert select.select([r], [], [], 0)[0] == []
-        e.pump()
-        drive(np.zeros((128, 1), np.float32))
-        assert select.select([r], [], [], 0)[0] == [r] and os.read(r, 16) == b"\x01"
-        # a full pipe never blocks the callback: it just drops the byte
-        for _ in range(70_000):
-            drive(np.zeros((1, 1), np.float32))
-    finally:
-        os.close(r)
-        os.close(w)
+    w = e.wake_fd()
+    r = e._wake_r
+    drive = Driver(e, channels=1, wake_fd=w)
+    assert select.select([r], [], [], 0)[0] == []
+    e.pump()
+    drive(np.zeros((128, 1), np.float32))
+    assert select.select([r], [], [], 0)[0] == [r] and os.read(r, 16) == b"\x01"
+    # a full pipe never blocks the callback: it just drops the byte
+    for _ in range(70_000):
+        drive(np.zeros((1, 1), np.float32))

@@ -172,7 +172,13 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
     loader = threading.Thread(target=_load_model, args=(args, loaded), name="vaesynth-load", daemon=True)
     loader.start()
 
-    from vaesynth.live.audio import AudioOut, promote_threads, resolve_device, set_jack_client_name
+    from vaesynth.live.audio import (
+        AudioOut,
+        promote_thread,
+        promote_threads,
+        resolve_device,
+        set_jack_client_name,
+    )
     from vaesynth.live.midi import open_midi_input
     from vaesynth.live.osc import OscReceiver
     from vaesynth.live.record import Recorder
@@ -239,7 +245,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
             opened.append(server.recorder.close)
         engine.start()  # warm_up again: cached kernels, milliseconds
         opened.append(engine.stop)
-        rt = args.rt_priority > 0 and promote_threads(engine._thread, args.rt_priority)
+        rt = args.rt_priority > 0 and promote_thread(engine._thread, args.rt_priority)
         server.start()
         opened.append(server.stop)
         server.osc.start()
@@ -248,7 +254,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
         )
         server.audio.start()
         opened.append(server.audio.stop)
-        if rt:  # again, now that every thread of ours runs: the control/OSC/recorder threads a step below
+        if rt:  # now that every thread of ours runs: the control/OSC/recorder threads a step below
             promote_threads(engine._thread, args.rt_priority)
         t_ready = time.perf_counter()
 

@@ -235,7 +235,9 @@ def _choose_callback(kind: str) -> str:
     if kind == "auto":
         return "native" if native_callback.available() else "python"
     if kind == "native" and not native_callback.available():
-        raise UserError("the native audio callback needs Linux (clock_gettime, write); use --callback python")
+        raise UserError(
+            "the native audio callback needs Linux (clock_gettime, write); use --audio-callback python"
+        )
     return kind
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import sys
 import time
 
@@ -298,10 +297,3 @@ class NativeCallback:
     @property
     def userdata(self) -> int:
         return _address(self.ctl)
-
-
-def wake_pipe() -> tuple[int, int]:
-    """(read_fd, write_fd) of a pipe whose write end never blocks (the callback must not wait)."""
-    r, w = os.pipe()
-    os.set_blocking(w, False)
-    return r, w
