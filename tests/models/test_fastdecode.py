@@ -10,13 +10,7 @@ from vaesynth.models.config import ModelConfig
 from vaesynth.models.fastdecode import FastDecoder
 from vaesynth.models.vae import build_model
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def perturbed_model(**kw):

@@ -22,13 +22,7 @@ N_BINS = N_FFT // 2 + 1
 TINY_HIDDEN = {"mlp400": (32,), "mlp": (32, 16), "conv": (4, 8), "harmonic": (32, 16)}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models: thread start-up and spinning on a shared 2-core machine cost more than they save
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_cfg(arch="harmonic", likelihood="gaussian", pitch_mode="normalize", **kw) -> ModelConfig:

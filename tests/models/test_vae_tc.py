@@ -20,13 +20,7 @@ from vaesynth.models.total_correlation import (
 )
 from vaesynth.models.vae import build_model
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _gaussian_batch(rho: float, s: float, n: int, gen: torch.Generator):
