@@ -9,6 +9,7 @@ Targets: toy:additive4 LSD <= 3 dB, SC <= 0.10 in <= 10 min of 2-core CPU traini
     .venv/bin/python benchmarks/bench_quality.py --quick          # 60 s per run, smaller set, betas 1 and 4
     .venv/bin/python benchmarks/bench_quality.py --data sf2:default --archs harmonic --betas ""
     .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --tc-beta 5   # beta-TCVAE
+    .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --tc-beta 5 --tc-bank 2048
 
 A minimal training loop (Adam, fixed batch, cosine learning-rate decay over the budget); the real trainer is
 training/trainer.py. Timings on a shared machine: the steps/s column says how much work each run got.
@@ -28,6 +29,7 @@ import torch
 from vaesynth.datasets.spec import load_dataset
 from vaesynth.models.config import ModelConfig
 from vaesynth.models.features import FrameCodec, choose_f_ref_hz
+from vaesynth.models.total_correlation import PosteriorBank
 from vaesynth.models.vae import build_model
 from vaesynth.training.metrics import active_units, kl_per_dim, lsd_db, mig, spectral_convergence
 from vaesynth.training.split import split_by_group, val_index_for
@@ -65,8 +67,10 @@ def train(
     seed: int,
     max_steps: int | None = None,
     log_every: float = 30.0,
+    tc_bank: int = 0,
 ):
-    """Adam with cosine decay to lr/20 over the time budget. Returns (model, steps, seconds used)."""
+    """Adam with cosine decay to lr/20 over the time budget. Returns (model, steps, seconds used).
+    tc_bank: frames in the reference set of the q(z) estimate (batch + memory bank); 0 = the batch alone."""
     torch.manual_seed(seed)
     x, cond = codec.to_model(train_ds.magnitudes, train_ds.f0_hz)
     x = torch.from_numpy(x)
@@ -74,6 +78,7 @@ def train(
     model = build_model(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
+    bank = PosteriorBank(tc_bank, cfg.latent_dim) if tc_bank > batch else None
     t0 = time.perf_counter()
     next_log = log_every
     step = 0
@@ -92,6 +97,7 @@ def train(
             tc_beta=model.tc_beta_at(step),
             dataset_size=x.shape[0],
             dwkl_beta=model.dwkl_beta_at(step),
+            tc_bank=bank,
         )
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
@@ -138,7 +144,15 @@ def run(label, ds, train_ds, val_ds, overrides, args) -> dict:
     codec = FrameCodec.fit(train_ds.magnitudes, train_ds.f0_hz, cfg, ds.config.sample_rate, ds.config.n_fft)
     print(f"  {label}: {overrides}", flush=True)
     model, steps, used = train(
-        cfg, codec, train_ds, args.seconds, args.batch, args.lr, args.seed, args.max_steps
+        cfg,
+        codec,
+        train_ds,
+        args.seconds,
+        args.batch,
+        args.lr,
+        args.seed,
+        args.max_steps,
+        tc_bank=args.tc_bank,
     )
     res = evaluate(model, codec, val_ds)
     res.update(label=label, steps=steps, steps_per_s=steps / used, seconds=used, load=os.getloadavg()[1])
@@ -204,6 +218,14 @@ def main() -> None:
         help="beta-TCVAE dimension-wise KL weight for every run (ModelConfig.dwkl_beta; default 0 = off)",
     )
     p.add_argument("--tc-estimator", choices=("mss", "mws"), default=None, help="TC estimator (default mss)")
+    p.add_argument(
+        "--tc-bank",
+        type=int,
+        default=0,
+        help="frames in the q(z) reference set of the TC estimate: the batch + a memory bank of recent "
+        "posteriors (models/total_correlation.PosteriorBank); 0 = the batch alone",
+    )
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (measured: 1 is fastest)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--save", default="", help="path prefix to save each trained model (.pt)")
     p.add_argument("--quick", action="store_true", help="60 s per run, 4000 sounds, betas 1 and 4")
@@ -219,7 +241,7 @@ def main() -> None:
         args.seconds = min(args.seconds, 60.0)
         args.size = args.size or 4000
         args.betas = "1,4" if args.betas == "1,2,4,8" else args.betas
-    torch.set_num_threads(1)  # measured: on the shared 2-core machine one thread is fastest
+    torch.set_num_threads(args.threads)  # measured: on the shared 2-core machine one thread is fastest
     ds, train_ds, val_ds = prepare(args.data, args.size, args.seed, args.val_fraction)
     print(
         f"{args.data}: {train_ds.n_frames} training / {val_ds.n_frames} held-out frames, "
@@ -246,6 +268,8 @@ def main() -> None:
         rows.append(run(arch, ds, train_ds, val_ds, {**over, "latent_dim": args.latent_dim, **extra}, args))
     if rows:
         settings = ", ".join(f"{k}={v}" for k, v in extra.items())
+        if args.tc_bank:
+            settings += f", tc_bank={args.tc_bank}"
         table(f"archs ({settings or 'beta 1'})", rows, ds.factor_names)
     betas = [float(b) for b in args.betas.split(",") if b]
     if betas:

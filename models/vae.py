@@ -15,7 +15,7 @@ from torch import nn
 from vaesynth.models.config import ModelConfig
 from vaesynth.models.harmonic import HarmonicDecoder, estimate_comb
 from vaesynth.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
-from vaesynth.models.total_correlation import kl_decomposition
+from vaesynth.models.total_correlation import PosteriorBank, kl_decomposition
 
 LOGVAR_RANGE = (-12.0, 8.0)  # posterior log-variance clamp: keeps exp() finite in early training
 LEARNED_LOGSTD_MIN = math.log(1e-3)  # learned observation std floor (model-space units)
@@ -38,10 +38,10 @@ class BetaVAE(nn.Module):
             self.encoder = ConvEncoder(cfg.n_bins, cfg.latent_dim, hidden, cfg.n_cond)
             self.decoder = ConvDecoder(cfg.n_bins, cfg.latent_dim, hidden, cfg.n_cond)
         elif cfg.arch == "harmonic":
-            self.encoder = MLPEncoder(cfg.n_bins, cfg.latent_dim, hidden, cfg.n_cond)
+            self.encoder = MLPEncoder(cfg.n_bins, cfg.latent_dim, cfg.encoder_hidden_sizes, cfg.n_cond)
             self.decoder = HarmonicDecoder(cfg)
         else:
-            self.encoder = MLPEncoder(cfg.n_bins, cfg.latent_dim, hidden, cfg.n_cond)
+            self.encoder = MLPEncoder(cfg.n_bins, cfg.latent_dim, cfg.encoder_hidden_sizes, cfg.n_cond)
             self.decoder = MLPDecoder(cfg.n_bins, cfg.latent_dim, hidden, cfg.n_cond)
         if cfg.likelihood == "gaussian_learned":
             self.obs_logstd = nn.Parameter(torch.full((cfg.n_bins,), math.log(cfg.sigma)))
@@ -110,6 +110,7 @@ class BetaVAE(nn.Module):
         tc_beta: float | None = None,
         dataset_size: int | None = None,
         dwkl_beta: float | None = None,
+        tc_bank: PosteriorBank | None = None,
     ) -> dict:
         """Negative ELBO with KL weight `beta` and the config's free bits, per-frame means.
 
@@ -117,6 +118,9 @@ class BetaVAE(nn.Module):
         `tc_beta_at(step)`, which follows the KL warm-up). dataset_size: N, frames of the set the batch was
         drawn from (the training split), for the TC estimator; None = the batch is the whole set.
         dwkl_beta: weight of the dimension-wise KL penalty (None = cfg.dwkl_beta; `dwkl_beta_at(step)`).
+        tc_bank: a PosteriorBank of recent posteriors; when given (and a TC/dwkl weight is on) q(z) is
+        estimated over the batch + the bank, and the batch's (mu, logvar) are pushed into it. None = the
+        plain minibatch estimate.
         Returns "loss" (scalar to minimise: recon + beta · sum_d max(KL_d, free_bits) + tc_beta · tc
         + dwkl_beta · dwkl + sc_weight · spectral + inharmonicity_guide · guide), "recon" (NLL per frame),
         "kl" (KL(q(z|x) || N(0, I)) per frame, unclamped), "kl_per_dim" [latent_dim] (batch mean), "tc"
@@ -156,7 +160,12 @@ class BetaVAE(nn.Module):
         tc = dwkl = torch.zeros((), dtype=x.dtype, device=x.device)
         if tc_beta > 0 or dwkl_beta > 0:  # only then: off, the loss and its arithmetic are the beta-VAE's
             n = x.shape[0] if dataset_size is None else int(dataset_size)
-            tc, dwkl = kl_decomposition(z, mu, logvar, n, self.cfg.tc_estimator)
+            if tc_bank is None:
+                tc, dwkl = kl_decomposition(z, mu, logvar, n, self.cfg.tc_estimator)
+            else:
+                ref_mu, ref_logvar = tc_bank.reference(mu, logvar)
+                tc, dwkl = kl_decomposition(z, ref_mu, ref_logvar, n, self.cfg.tc_estimator)
+                tc_bank.push(mu, logvar)
             if tc_beta > 0:
                 loss = loss + tc_beta * tc
             if dwkl_beta > 0:
