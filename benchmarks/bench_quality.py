@@ -68,9 +68,11 @@ def train(
     max_steps: int | None = None,
     log_every: float = 30.0,
     tc_bank: int = 0,
+    tc_queries: int | None = None,
 ):
     """Adam with cosine decay to lr/20 over the time budget. Returns (model, steps, seconds used).
-    tc_bank: frames in the reference set of the q(z) estimate (batch + memory bank); 0 = the batch alone."""
+    tc_bank: frames in the reference set of the q(z) estimate (batch + memory bank); 0 = the batch alone.
+    tc_queries: query points of that estimate (the batch's first; None = all)."""
     torch.manual_seed(seed)
     x, cond = codec.to_model(train_ds.magnitudes, train_ds.f0_hz)
     x = torch.from_numpy(x)
@@ -78,7 +80,7 @@ def train(
     model = build_model(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    bank = PosteriorBank(tc_bank, cfg.latent_dim) if tc_bank > batch else None
+    bank = PosteriorBank(tc_bank, cfg.latent_dim, queries=tc_queries) if tc_bank > batch else None
     t0 = time.perf_counter()
     next_log = log_every
     step = 0
@@ -153,6 +155,7 @@ def run(label, ds, train_ds, val_ds, overrides, args) -> dict:
         args.seed,
         args.max_steps,
         tc_bank=args.tc_bank,
+        tc_queries=args.tc_queries,
     )
     res = evaluate(model, codec, val_ds)
     res.update(label=label, steps=steps, steps_per_s=steps / used, seconds=used, load=os.getloadavg()[1])
@@ -225,6 +228,9 @@ def main() -> None:
         help="frames in the q(z) reference set of the TC estimate: the batch + a memory bank of recent "
         "posteriors (models/total_correlation.PosteriorBank); 0 = the batch alone",
     )
+    p.add_argument(
+        "--tc-queries", type=int, default=None, help="with --tc-bank: query points per batch (default all)"
+    )
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (measured: 1 is fastest)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--save", default="", help="path prefix to save each trained model (.pt)")
@@ -270,6 +276,8 @@ def main() -> None:
         settings = ", ".join(f"{k}={v}" for k, v in extra.items())
         if args.tc_bank:
             settings += f", tc_bank={args.tc_bank}"
+            if args.tc_queries:
+                settings += f", tc_queries={args.tc_queries}"
         table(f"archs ({settings or 'beta 1'})", rows, ds.factor_names)
     betas = [float(b) for b in args.betas.split(",") if b]
     if betas:

@@ -81,19 +81,31 @@ class PosteriorBank:
     """Ring buffer of the (mu, logvar) of the most recent training frames (detached), for the q(z) estimate.
 
     size: S, frames in the reference set = the current batch's B + up to S - B stored ones; latent_dim: D.
+    queries: how many of the batch's samples z (its first rows; a random batch's are a random subset) are
+    the query points of the estimate; None = all B. The cost is queries · S · D, so fewer queries buy a
+    larger set for the same time (a noisier mean over the queries, the same density estimate per query).
     Preallocates [S, D] buffers. Usage per optimiser step: `ref_mu, ref_logvar = bank.reference(mu, logvar)`
-    (the batch's own first, then the newest stored), estimate, then `bank.push(mu, logvar)`.
-    Not real-time safe (training only).
+    (the batch's own first, then the newest stored), estimate at `z[:bank.n_queries(B)]`, then
+    `bank.push(mu, logvar)`. Not real-time safe (training only).
     """
 
-    def __init__(self, size: int, latent_dim: int, dtype=torch.float32, device=None):
+    def __init__(
+        self, size: int, latent_dim: int, dtype=torch.float32, device=None, queries: int | None = None
+    ):
         if size < 1 or latent_dim < 1:
             raise ValueError(f"size and latent_dim must be >= 1, got {size} and {latent_dim}")
+        if queries is not None and queries < 1:
+            raise ValueError(f"queries must be >= 1 or None, got {queries}")
+        self.queries = None if queries is None else int(queries)
         self.size = int(size)
         self.mu = torch.zeros((self.size, latent_dim), dtype=dtype, device=device)
         self.logvar = torch.zeros((self.size, latent_dim), dtype=dtype, device=device)
         self.count = 0  # valid entries
         self.pos = 0  # next write slot
+
+    def n_queries(self, batch_size: int) -> int:
+        """Query points of a batch of batch_size frames: min(queries, batch_size)."""
+        return batch_size if self.queries is None else min(self.queries, batch_size)
 
     def reference(self, mu: torch.Tensor, logvar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """[S', D] reference set: mu/logvar [B, D] of the batch (gradients kept) then the newest

@@ -21,6 +21,7 @@ LOGVAR_RANGE = (-12.0, 8.0)  # posterior log-variance clamp: keeps exp() finite 
 LEARNED_LOGSTD_MIN = math.log(1e-3)  # learned observation std floor (model-space units)
 BERNOULLI_EPS = 1e-5
 GUIDE_SCALE = 1e-5  # inharmonicity error that costs one unit of the guide loss
+CENSOR_TOLERANCE = 1e-5  # model-space units (1e-3 dB at db_range 100): float32 rounding of a floored bin
 GUIDE_CENTS = 0.3  # detune error (cents) that costs one unit: moves partial 20 about as far as 1e-5 of B
 
 
@@ -92,8 +93,20 @@ class BetaVAE(nn.Module):
             logstd = self.obs_logstd.clamp(min=LEARNED_LOGSTD_MIN)
         else:
             logstd = torch.full_like(x[0], math.log(self.cfg.sigma))
-        nll = 0.5 * ((x - raw) * torch.exp(-logstd)) ** 2 + logstd + 0.5 * math.log(2 * math.pi)
+        err = x - raw
+        if self.cfg.censored_floor:
+            # bins at a floor say only "this or lower": no cost while the decoder stays at or under them
+            err = torch.where(x <= self.floor_level(x) + CENSOR_TOLERANCE, torch.clamp(err, max=0.0), err)
+        nll = 0.5 * (err * torch.exp(-logstd)) ** 2 + logstd + 0.5 * math.log(2 * math.pi)
         return nll.sum(-1)
+
+    def floor_level(self, x: torch.Tensor) -> torch.Tensor:
+        """Model-space floor of each frame x [B, n_bins] -> [B, 1]: frame_floor_db below the frame's peak
+        (models/features.py), never under the global floor 0; 0 when frame_floor_db is 0."""
+        if self.cfg.frame_floor_db <= 0:
+            return torch.zeros_like(x[:, :1])
+        peak = x.max(dim=-1, keepdim=True).values
+        return torch.clamp(peak - self.cfg.frame_floor_db / self.cfg.db_range, min=0.0)
 
     def spectral_convergence_sq(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         """Per-frame squared spectral convergence [B] of model-space frames, on linear magnitudes."""
@@ -119,7 +132,8 @@ class BetaVAE(nn.Module):
         drawn from (the training split), for the TC estimator; None = the batch is the whole set.
         dwkl_beta: weight of the dimension-wise KL penalty (None = cfg.dwkl_beta; `dwkl_beta_at(step)`).
         tc_bank: a PosteriorBank of recent posteriors; when given (and a TC/dwkl weight is on) q(z) is
-        estimated over the batch + the bank, and the batch's (mu, logvar) are pushed into it. None = the
+        estimated over the batch + the bank (at its `n_queries` first samples), and the batch's (mu, logvar)
+        are pushed into it. None = the
         plain minibatch estimate.
         Returns "loss" (scalar to minimise: recon + beta · sum_d max(KL_d, free_bits) + tc_beta · tc
         + dwkl_beta · dwkl + sc_weight · spectral + inharmonicity_guide · guide), "recon" (NLL per frame),
@@ -164,7 +178,8 @@ class BetaVAE(nn.Module):
                 tc, dwkl = kl_decomposition(z, mu, logvar, n, self.cfg.tc_estimator)
             else:
                 ref_mu, ref_logvar = tc_bank.reference(mu, logvar)
-                tc, dwkl = kl_decomposition(z, ref_mu, ref_logvar, n, self.cfg.tc_estimator)
+                q = tc_bank.n_queries(z.shape[0])
+                tc, dwkl = kl_decomposition(z[:q], ref_mu, ref_logvar, n, self.cfg.tc_estimator)
                 tc_bank.push(mu, logvar)
             if tc_beta > 0:
                 loss = loss + tc_beta * tc

@@ -147,10 +147,11 @@ def test_loss_with_a_bank_of_the_batch_size_equals_the_loss_without_and_fills_it
     assert torch.equal(bank.mu, mu.detach()) and torch.equal(bank.logvar, logvar.detach())
 
 
-def test_loss_with_a_bank_estimates_over_batch_and_bank_and_backpropagates():
+@pytest.mark.parametrize("queries", [None, 5])
+def test_loss_with_a_bank_estimates_over_batch_and_bank_and_backpropagates(queries):
     model = build_model(tiny_cfg("harmonic", tc_beta=2.0))
     x = harmonic_frames(24)
-    bank = PosteriorBank(20, 3)
+    bank = PosteriorBank(20, 3, queries=queries)
     torch.manual_seed(17)
     model.loss(x[12:], 1.0, dataset_size=500, tc_bank=bank)  # fills the bank with frames 12..23
     stored_mu, stored_logvar = bank.mu[:12].clone(), bank.logvar[:12].clone()
@@ -161,7 +162,8 @@ def test_loss_with_a_bank_estimates_over_batch_and_bank_and_backpropagates():
     z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # the same reparameterised sample
     ref_mu = torch.cat([mu, stored_mu.flip(0)])  # set of 20: the batch's 8 + the 12 stored, newest first
     ref_logvar = torch.cat([logvar, stored_logvar.flip(0)])
-    tc = total_correlation(z, ref_mu, ref_logvar, 500, "mss")
+    q = 8 if queries is None else queries  # the batch's first q samples are the query points
+    tc = total_correlation(z[:q], ref_mu, ref_logvar, 500, "mss")
     assert float(out["tc"].detach()) == pytest.approx(float(tc.detach()), rel=1e-5, abs=1e-6)
     out["loss"].backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
