@@ -13,6 +13,14 @@ for offline work, in the caller of `process`), one chunk of `chunk_size` samples
 The render thread keeps the ring buffer filled to `lead_samples` (one device block rounded up to a chunk):
 every extra block of lead would be latency. Its kernels release the GIL.
 
+Rewind (`rewind=True`): the lead is a safety margin that costs no control latency. The engine keeps a
+snapshot of its state at every queued chunk boundary (synth/rewind.py); when events arrive, the render
+thread is woken, restores the state from before the first block the callback has not started, renders the
+queued stretch again with the events applied, and swaps it in with one compare-and-swap on the ring
+(synth/ringbuffer.py). If the callback got there first, the old blocks play whole and the events land in the
+following block. Only renderers that declare their `rewind_state` (oscbank) take part; during an istft
+stretch or an engine crossfade events simply wait for the next chunk rendered.
+
 Events carry an optional sample time; one with a time is applied at the start of the chunk containing it
 (chunk-accurate), one without at the next chunk boundary. Because streaming and `process` run the very same
 chunk sequence, they produce identical samples for identical event times, whatever the device block size.
@@ -40,7 +48,8 @@ from vaesynth.synth.envelope import EnvelopeSettings
 from vaesynth.synth.limiter import apply_output_stage, db_to_amplitude
 from vaesynth.synth.oscbank import OscBankRenderer
 from vaesynth.synth.protocol import Timbre, VoiceRenderer
-from vaesynth.synth.ringbuffer import RingBuffer
+from vaesynth.synth.rewind import StateSnapshot
+from vaesynth.synth.ringbuffer import POS_MASK, RewindRing
 from vaesynth.synth.voices import VoiceAllocator
 
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 22050, 96000
@@ -91,7 +100,28 @@ class Engine:
     up to whole chunks). render_margin_ms: None renders eagerly (the ring is topped up as soon as a callback
     drains it); a number renders just in time, that long before the next callback is due, so events that
     arrive meanwhile still make the next block (lower latency, less safety margin against preemption).
+    rewind: re-render queued blocks when events arrive (see the module docstring); excludes
+    render_margin_ms. Counters: `rewinds` (events brought forward), `rewind_misses` (too late, or not
+    rewindable at that moment).
     """
+
+    # What rendering and events change in the engine itself (synth/rewind.py).
+    rewind_state = (
+        "samples_rendered",
+        "_gain",
+        "_gain_target",
+        "gain_db",
+        "_timbre",
+        "_fade_from",
+        "_fade_pos",
+        "_fade_delay",
+        "_pending_engine",
+        "engine",
+        "_current",
+        "_heap",
+        "_carry",
+        "_carry_n",
+    )
 
     def __init__(
         self,
@@ -109,6 +139,7 @@ class Engine:
         timbre: Timbre | None = None,
         lead_samples: int | None = None,
         render_margin_ms: float | None = None,
+        rewind: bool = False,
     ):
         if not (MIN_SAMPLE_RATE <= int(sample_rate) <= MAX_SAMPLE_RATE):
             raise ValueError(
@@ -162,9 +193,13 @@ class Engine:
         # Lead: one device block, rounded up to whole chunks (the render thread writes whole chunks).
         min_lead = int(math.ceil(self.blocksize / chunk)) * chunk
         self.lead_samples = max(min_lead, int(math.ceil((lead_samples or 0) / chunk)) * chunk)
-        self.ring = RingBuffer(self.lead_samples + chunk)
+        self._first_block = min_lead  # what a rewind re-renders before swapping: one device block
+        # Room for the queued samples plus, beside them, a re-rendered copy (rewind).
+        self.ring = RewindRing(2 * (self.lead_samples + chunk))
         if render_margin_ms is not None and not (0 < render_margin_ms < 1000):
             raise ValueError(f"render_margin_ms must be in (0, 1000), got {render_margin_ms}")
+        if rewind and render_margin_ms is not None:
+            raise ValueError("rewind and render_margin_ms exclude each other (rewind needs no margin)")
         self.render_margin_s = None if render_margin_ms is None else render_margin_ms * 1e-3
         self._callback_time = np.zeros(1, np.float64)  # perf_counter() of the last callback
         self._inbox: deque = deque()
@@ -175,8 +210,21 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._running = False
         self._old_switch_interval: float | None = None
-        self._wake_r: int | None = None  # read end of the wake pipe (native audio callback), else polling
+        self._wake_r: int | None = None  # read end of the wake pipe, else polling
         self._wake_w: int | None = None
+        self._callback_wakes = False  # the audio callback writes to the wake pipe after each block
+        self.rewind = bool(rewind)
+        self.rewinds = 0
+        self.rewind_misses = 0
+        if self.rewind:
+            parts = [(self, self.rewind_state), (self.voices, self.voices.rewind_state)]
+            parts += [(r, r.rewind_state) for r in self.renderers.values() if hasattr(r, "rewind_state")]
+            # One snapshot per chunk boundary that can be queued (twice: old and re-rendered), + the live one.
+            n_snaps = 2 * (self.lead_samples // chunk + 1) + 2
+            self._snaps = [StateSnapshot(parts) for _ in range(n_snaps)]
+            self._snap_pos = np.full(n_snaps, -1, np.int64)  # ring position each snapshot was taken at
+            self._snap_ok = np.zeros(n_snaps, bool)  # taken while only rewindable renderers sounded
+            self._live = StateSnapshot(parts)
         if timbre is not None:
             self.set_timbre(timbre)
 
@@ -297,11 +345,69 @@ class Engine:
         """Render chunks into the ring buffer until it holds `lead_samples`. Returns chunks rendered.
         (The render thread's loop body; tests and benchmarks call it directly.)"""
         k = 0
+        rewind = self.rewind
+        if rewind and self._inbox:
+            self.respeculate()
         while self.ring.available() < self.lead_samples:
-            self._render_chunk(self._chunk)
+            if rewind:
+                self._save_snapshot(self.ring.positions()[1])
+            # With rewind, events that arrive meanwhile stay in the inbox for `respeculate`: taken here, they
+            # would land after the whole lead.
+            self._render_chunk(self._chunk, drain=not rewind)
             self.ring.write(self._chunk)
             k += 1
         return k
+
+    def respeculate(self) -> bool:
+        """Bring events that arrived since the last render forward into the queued blocks: restore the state
+        from before the first block the callback has not started, render that block again with the events,
+        swap it in for everything queued, atomically (render thread; tests call it directly; the next `pump`
+        tops the lead up again). Returns True if the events
+        will be heard from the next block; otherwise they stay queued for the next chunk rendered.
+        Real-time safe: yes (render thread; allocation-free apart from event handling)."""
+        if not self.rewind or not self._inbox:
+            return False
+        late: list = []
+        inbox = self._inbox
+        while inbox:
+            late.append(inbox.popleft())
+        if any(event[0] == "engine" for _, event in late):
+            self._push(late)  # a renderer switch is not rewindable: it waits for the next chunk
+            self.rewind_misses += 1
+            return False
+        ring = self.ring
+        chunk = self.chunk_size
+        for _attempt in range(2):  # a second try when the callback took the first queued block meanwhile
+            r, w, busy = ring.positions()
+            p = (r + self.blocksize) & POS_MASK if busy else r  # where the callback's read will end
+            n = (w - p) & POS_MASK
+            if n == 0:  # nothing queued: the next chunk rendered is the next block played
+                self._push(late)
+                return False
+            if n % chunk or n > self.lead_samples + chunk or not self._rewindable_now():
+                break
+            if not all(self._snapshot_at((p + i * chunk) & POS_MASK) >= 0 for i in range(n // chunk)):
+                break
+            self._live.save()
+            self._snaps[self._snapshot_at(p)].restore()
+            self._push(late)
+            # Only the block the callback takes next is re-rendered before the swap (sooner = fewer late
+            # events); the rest of the lead is topped up by the next pump, from the new state. Events that
+            # arrive meanwhile wait in the inbox for the next call.
+            n_new = min(n, self._first_block)
+            for i in range(n_new // chunk):
+                self._save_snapshot((w + i * chunk) & POS_MASK)
+                self._render_chunk(self._chunk, drain=False)
+                ring.put(self._chunk, i * chunk)
+            if ring.rewind(p, n_new):
+                self.rewinds += 1
+                return True
+            self._live.restore()  # the callback was first: back to the state after the old blocks
+            for i in range(n_new // chunk):
+                self._snap_pos[self._slot((w + i * chunk) & POS_MASK)] = -1
+        self._push(late)
+        self.rewind_misses += 1
+        return False
 
     def audio_callback(self, outdata, frames, time_info, status) -> None:
         """sounddevice OutputStream callback: copy one block from the ring buffer, zero-fill on underrun.
@@ -352,6 +458,8 @@ class Engine:
         if self._thread is not None:
             return
         self.warm_up()
+        if self.rewind:
+            self._pipe()  # control threads wake the render thread through it
         if switch_interval_s is not None:
             self._old_switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(switch_interval_s)
@@ -374,6 +482,10 @@ class Engine:
         call, kept for the engine's life: a native callback may still hold it). From then on the render
         thread sleeps in the kernel until a block is consumed instead of polling every quarter chunk: fewer
         GIL hand-overs, and it wakes at once. POSIX only. Not real-time (call before streaming)."""
+        self._callback_wakes = True
+        return self._pipe()
+
+    def _pipe(self) -> int:
         if self._wake_w is None:
             r, w = os.pipe()
             os.set_blocking(r, False)
@@ -409,6 +521,8 @@ class Engine:
         margin_s = self.render_margin_s
         while self._running:
             wake = self._wake_r
+            # 20 ms when the callback wakes us (notice stop() and a stream that has not started yet)
+            timeout_s = 0.02 if self._callback_wakes else nap_s
             if margin_s is not None and self._counters[1] > 0 and self.ring.available() < self.lead_samples:
                 # Just in time: wait until `margin` before the next callback is due, then top up.
                 wait_s = self._callback_time[0] + block_s - margin_s - time.perf_counter()
@@ -419,8 +533,7 @@ class Engine:
                 if wake is None:
                     time.sleep(nap_s)
                 else:
-                    # 20 ms timeout: notice stop() and a stream that has not started yet
-                    if select.select([wake], [], [], 0.02)[0]:
+                    if select.select([wake], [], [], timeout_s)[0]:
                         try:
                             os.read(wake, 4096)
                         except BlockingIOError:
@@ -434,10 +547,45 @@ class Engine:
             if t < 0:
                 raise ValueError(f"at_sample must be >= 0, got {at_sample}")
         self._inbox.append((t, event))
+        if self.rewind and self._wake_w is not None and self._thread is not None:
+            try:
+                os.write(self._wake_w, b"e")  # the render thread brings it into the queued blocks now
+            except (BlockingIOError, OSError):
+                pass  # a full pipe: it is awake anyway
 
-    def _render_chunk(self, out: np.ndarray) -> None:
+    def _push(self, events: list) -> None:
+        """Queue (time, event) pairs on the heap, in order."""
+        for t, event in events:
+            self._seq += 1
+            heapq.heappush(self._heap, (t, self._seq, event))
+
+    def _slot(self, pos: int) -> int:
+        return (pos // self.chunk_size) % len(self._snaps)
+
+    def _snapshot_at(self, pos: int) -> int:
+        """Index of a rewindable snapshot taken at ring position pos, or -1."""
+        i = self._slot(pos)
+        return i if self._snap_pos[i] == pos and self._snap_ok[i] else -1
+
+    def _save_snapshot(self, pos: int) -> None:
+        i = self._slot(pos)
+        ok = self._rewindable_now()
+        if ok:
+            self._snaps[i].save()
+        self._snap_pos[i] = pos
+        self._snap_ok[i] = ok
+
+    def _rewindable_now(self) -> bool:
+        """Only renderers whose state a snapshot holds can be sounding (no istft, no crossfade)."""
+        return (
+            self._fade_from is None
+            and self._pending_engine is None
+            and hasattr(self._current, "rewind_state")
+        )
+
+    def _render_chunk(self, out: np.ndarray, drain: bool = True) -> None:
         inbox = self._inbox
-        while inbox:
+        while drain and inbox:
             t, event = inbox.popleft()
             self._seq += 1
             heapq.heappush(self._heap, (t, self._seq, event))

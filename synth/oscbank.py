@@ -219,6 +219,19 @@ class OscBankRenderer:
         self._sr = float(self.sample_rate)
         self.timbre: Timbre | None = None
 
+    # What `render`, `set_timbre` and `start_voice` change (synth/rewind.py; the rest is scratch or constant).
+    rewind_state = (
+        "_amp_cur",
+        "_amp_next",
+        "_amp_target",
+        "_n_partials",
+        "_target_n_partials",
+        "_ramp_left",
+        "_phase",
+        "_last_amp",
+        "timbre",
+    )
+
     def set_timbre(self, timbre: Timbre) -> None:
         """New target timbre; its partial amplitudes ramp in over timbre_ramp_ms. Real-time safe: no."""
         amps = harmonic_amplitudes(timbre, self.max_partials)

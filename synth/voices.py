@@ -82,6 +82,25 @@ class VoiceAllocator:
         self.pedal = False
         self.steals = 0
 
+    # What events and `advance` change (synth/rewind.py).
+    rewind_state = (
+        "note",
+        "stage",
+        "level",
+        "step",
+        "amplitude",
+        "held",
+        "sustained",
+        "order",
+        "active",
+        "gain",
+        "f0_hz",
+        "_counter",
+        "bend_semitones",
+        "pedal",
+        "steals",
+    )
+
     # --- events (chunk boundaries) ---
 
     def f0_of(self, slot: int) -> float:

@@ -160,3 +160,28 @@ def test_native_callback_wakes_the_render_thread_through_the_pipe():
     # a full pipe never blocks the callback: it just drops the byte
     for _ in range(70_000):
         drive(np.zeros((1, 1), np.float32))
+
+
+def test_native_callback_plays_rewound_blocks_from_the_next_block():
+    """With two blocks queued, events posted between native callbacks are swapped into the queue by
+    `respeculate` and heard from the next block: the stream equals an offline render with each event at the
+    first sample of the block after it was posted."""
+    live = two_oscbank_engine(128, rewind=True, lead_samples=256)
+    drive = Driver(live, channels=2)
+    plan = {3: ("note_on", 60, 100), 9: ("note_on", 64, 80), 15: ("set_bend", 0.5), 22: ("note_off", 60)}
+    block = np.zeros((128, 2), np.float32)
+    got = []
+    live.pump()
+    for b in range(30):
+        if b in plan:
+            name, *args = plan[b]
+            getattr(live, name)(*args)
+            assert live.respeculate()
+        assert drive(block) == 0
+        got.append(block[:, 1].copy())
+        live.pump()
+    assert live.xruns == 0 and live.rewinds == len(plan)
+    offline = two_oscbank_engine(128)
+    for b, (name, *args) in plan.items():
+        getattr(offline, name)(*args, at_sample=b * 128)
+    np.testing.assert_array_equal(np.concatenate(got), offline.process(30 * 128))

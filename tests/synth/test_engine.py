@@ -58,17 +58,31 @@ def schedule_scene(e: Engine) -> None:
 
 
 @pytest.mark.parametrize(
-    "blocksize, margin_ms",
-    [(1, None), (64, None), (65, None), (128, None), (8192, None), (8193, None), (128, 1.0), (65, 0.5)],
+    "blocksize, margin_ms, rewind",
+    [
+        (1, None, False),
+        (64, None, False),
+        (65, None, False),
+        (128, None, False),
+        (8192, None, False),
+        (8193, None, False),
+        (128, 1.0, False),
+        (65, 0.5, False),
+        (128, None, True),
+        (65, None, True),
+    ],
 )
-def test_streaming_callback_matches_offline_process(blocksize, margin_ms):
-    """Render thread (eager, or just in time with margin_ms) + callback == Engine.process, exactly."""
+def test_streaming_callback_matches_offline_process(blocksize, margin_ms, rewind):
+    """Render thread (eager, just in time with margin_ms, or rewinding) + callback == Engine.process,
+    exactly. With rewind, the timed events (and the crossfades, which cannot be rewound) must still land on
+    their samples: re-rendering never moves an event that already had its place."""
     n_total = max(3 * blocksize, 24000)
     offline = two_oscbank_engine(blocksize)
     schedule_scene(offline)
     ref = offline.process(n_total)
 
-    live = two_oscbank_engine(blocksize, render_margin_ms=margin_ms)
+    lead = 2 * blocksize if rewind else None
+    live = two_oscbank_engine(blocksize, render_margin_ms=margin_ms, rewind=rewind, lead_samples=lead)
     schedule_scene(live)
     got = np.zeros((n_total + blocksize, 2), np.float32)
     live.start()
@@ -189,7 +203,7 @@ def test_audio_callback_allocates_nothing_after_warmup():
         e.stop()
     # Only memory whose allocation stack passes through the callback or the ring-buffer read it calls (the
     # render thread allocates in the same files while it runs, e.g. its sample counter).
-    filters = _line_filters(Engine.audio_callback) + _line_filters(ringbuffer_module.RingBuffer.read_into)
+    filters = _line_filters(Engine.audio_callback) + _line_filters(ringbuffer_module.RewindRing.read_into)
     stats = after.filter_traces(filters).compare_to(before.filter_traces(filters), "lineno")
     grown = [s for s in stats if s.size_diff > 0]
     assert sum(s.size_diff for s in grown) == 0, grown

@@ -36,8 +36,11 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic
+
+from vaesynth.synth.atomics import as_voidptr as _as_voidptr
+from vaesynth.synth.atomics import fence as _fence
+from vaesynth.synth.ringbuffer import ring_read
 
 # Slots of the control array (int64 each): addresses are raw pointers, 0 = absent.
 RING_BUF, RING_CAP, RING_POS, COUNTERS, CB_TIME, CHANNELS, FRAMES = range(7)
@@ -74,18 +77,6 @@ _I32, _I64 = ir.IntType(32), ir.IntType(64)
 
 
 @intrinsic
-def _as_voidptr(typingctx, address):
-    """int64 address -> void* (numba has no cast for it)."""
-    if not isinstance(address, types.Integer):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], cgutils.voidptr_t)
-
-    return types.voidptr(address), codegen
-
-
-@intrinsic
 def _as_int(typingctx, pointer):
     """void* -> int64 address (to test for NULL)."""
     if not isinstance(pointer, types.RawPointer):
@@ -95,18 +86,6 @@ def _as_int(typingctx, pointer):
         return builder.ptrtoint(args[0], _I64)
 
     return types.int64(pointer), codegen
-
-
-@intrinsic
-def _fence(typingctx):
-    """A full memory fence: the ring's write position is read before its samples, and our reads of the
-    samples finish before the read position is published (matters on weakly ordered CPUs)."""
-
-    def codegen(context, builder, signature, args):
-        builder.fence("seq_cst")
-        return context.get_dummy_value()
-
-    return types.void(), codegen
 
 
 @intrinsic
@@ -158,27 +137,12 @@ def _build():
         now = np.float64(ts[0]) + np.float64(ts[1]) * 1e-9
         numba.carray(_as_voidptr(ctl[CB_TIME]), (1,), np.float64)[0] = now
 
-        # 3. ring -> every channel
+        # 3. ring -> every channel (the engine's lock-free protocol, shared with the Python callback)
         channels = ctl[CHANNELS]
         o = numba.carray(out, (frames * channels,), np.float32)
-        cap = ctl[RING_CAP]
-        buf = numba.carray(_as_voidptr(ctl[RING_BUF]), (cap,), np.float32)
-        pos = numba.carray(_as_voidptr(ctl[RING_POS]), (2,), np.int64)
-        r = pos[0]
-        w = pos[1]
-        _fence()
-        n = min(frames, w - r)
-        if n < 0:
-            n = 0
-        for k in range(n):
-            x = buf[(r + k) % cap]
-            for c in range(channels):
-                o[k * channels + c] = x
-        for k in range(n, frames):
-            for c in range(channels):
-                o[k * channels + c] = 0.0
-        _fence()
-        pos[0] = r + n
+        buf = numba.carray(_as_voidptr(ctl[RING_BUF]), (ctl[RING_CAP],), np.float32)
+        state = numba.carray(_as_voidptr(ctl[RING_POS]), (1,), np.int64)
+        n = ring_read(buf, state, o.reshape((frames, channels)), frames)
         if n < frames:
             counters[0] += 1
         counters[1] += 1
@@ -261,11 +225,11 @@ class NativeCallback:
         if cb is None:
             raise RuntimeError("the native audio callback is not available on this platform")
         ring = engine.ring
-        self._keep = [ring._buf, ring._pos, engine._counters, engine._callback_time, frames]
+        self._keep = [ring._buf, ring._state, engine._counters, engine._callback_time, frames]
         ctl = np.zeros(N_SLOTS, np.int64)
         ctl[RING_BUF] = _address(ring._buf)
         ctl[RING_CAP] = ring.capacity
-        ctl[RING_POS] = _address(ring._pos)
+        ctl[RING_POS] = _address(ring._state)
         ctl[COUNTERS] = _address(engine._counters)
         ctl[CB_TIME] = _address(engine._callback_time)
         ctl[CHANNELS] = int(channels)
