@@ -39,6 +39,8 @@ FIXED_ON_RESUME = (
     "db_range",
     "sigma",
     "frame_floor_db",
+    "encoder_hidden",
+    "censored_floor",
 )
 
 
@@ -62,6 +64,10 @@ class TrainConfig:
     db_range, sigma, frame_floor_db: the model-space representation and likelihood, ModelConfig fields (same
       defaults: 80 dB, 0.05, 0 = off): the floor db_range below the loudest training bin, the observation std
       in model-space units (sigma · db_range dB), the per-frame floor (models/features.py).
+    encoder_hidden: the MLP encoder's hidden sizes, a ModelConfig field (empty = the same as `hidden`'s; the
+      encoder is not run at play time, so its width costs no decode time).
+    censored_floor: bins at a floor cost only where the decoder draws them above it (ModelConfig field;
+      default False: every bin two-sided).
     lr_schedule: "cosine" (lr decays from `lr` to 0 over the run: lr · ½(1 + cos(π · step / total_steps)))
       or "constant". A function of the step only, so resuming needs no scheduler state.
     resume: continue from the checkpoint at `out`. slim: drop optimizer/RNG state from the final file.
@@ -101,6 +107,8 @@ class TrainConfig:
     db_range: float = 80.0
     sigma: float = 0.05
     frame_floor_db: float = 0.0
+    encoder_hidden: tuple[int, ...] = ()
+    censored_floor: bool = False
     resume: bool = False
     slim: bool = False
     ddp: int = 1
@@ -109,6 +117,7 @@ class TrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
         checks = [
             (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
@@ -138,12 +147,19 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
+        if self.encoder_hidden:
+            d["encoder_hidden"] = list(self.encoder_hidden)
+        else:
+            del d["encoder_hidden"]  # absent = default: checkpoints of runs without it stay identical
+        if not self.censored_floor:
+            del d["censored_floor"]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
-        return cls(**{k: (tuple(v) if k == "hidden" else v) for k, v in d.items() if k in known})
+        tuples = ("hidden", "encoder_hidden")
+        return cls(**{k: (tuple(v) if k in tuples else v) for k, v in d.items() if k in known})
 
     def resumed_with(self, overrides: dict) -> "TrainConfig":
         """This (saved) config with the settings a resumed run may change (epochs, device, out, ...).
@@ -153,7 +169,7 @@ class TrainConfig:
         """
         for key in FIXED_ON_RESUME:
             if key in overrides and overrides[key] is not None:
-                new = tuple(overrides[key]) if key == "hidden" else overrides[key]
+                new = tuple(overrides[key]) if key in ("hidden", "encoder_hidden") else overrides[key]
                 if key == "data":
                     from vaesynth.training.evaluation import canonical_spec
 

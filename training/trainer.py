@@ -91,6 +91,8 @@ def model_config_for(cfg: TrainConfig, spectral, f_ref_hz: float) -> ModelConfig
             tc_beta=cfg.tc_beta,
             tc_estimator=cfg.tc_estimator,
             dwkl_beta=cfg.dwkl_beta,
+            encoder_hidden=cfg.encoder_hidden,
+            censored_floor=cfg.censored_floor,
         )
     except ValueError as e:
         raise UserError(str(e).splitlines()[0]) from None

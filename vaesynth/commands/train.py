@@ -25,6 +25,8 @@ OPTION_FIELDS = {
     "warmup": "warmup_steps",
     "free_bits": "free_bits",
     "hidden": "hidden",
+    "encoder_hidden": "encoder_hidden",
+    "censored_floor": "censored_floor",
     "pitch_mode": "pitch_mode",
     "f_ref_hz": "f_ref_hz",
     "grad_clip": "grad_clip",
@@ -89,6 +91,20 @@ def register(sub):
         help="KL per latent dimension below which it is not penalised (default 0)",
     )
     p.add_argument("--hidden", type=_hidden, default=None, metavar="N,N,...", help="hidden layer sizes")
+    p.add_argument(
+        "--encoder-hidden",
+        type=_hidden,
+        default=None,
+        metavar="N,N,...",
+        help="the encoder's hidden sizes (default: those of --hidden); not run at play time",
+    )
+    p.add_argument(
+        "--censored-floor",
+        action="store_const",
+        const=True,
+        default=None,
+        help="bins at the floor cost only where the decoder draws them above it (Gaussian likelihoods)",
+    )
     p.add_argument(
         "--pitch-mode",
         choices=PITCH_MODES,
