@@ -53,7 +53,7 @@ def osc(address: str, *args) -> bytes:
 def latency_run(
     model: Path,
     trials: int,
-    margin_ms: float | None,
+    mode: str,
     engine_name: str,
     blocksize: int = 128,
     callback: str = "auto",
@@ -77,7 +77,13 @@ def latency_run(
     device = resolve_device(None)
     rate = int(device["default_samplerate"])
     inst = load_instrument(model, torch_free=True)  # as serve loads it
-    engine = Engine(rate, blocksize=blocksize, engine=engine_name, render_margin_ms=margin_ms)
+    if mode == "rewind":  # serve's default: two blocks queued, rewound when an event arrives
+        engine = Engine(
+            rate, blocksize=blocksize, engine=engine_name, rewind=True, lead_samples=2 * blocksize
+        )
+    else:  # "eager" (one block queued) or a just-in-time margin in ms
+        margin_ms = None if mode == "eager" else float(mode)
+        engine = Engine(rate, blocksize=blocksize, engine=engine_name, render_margin_ms=margin_ms)
     server = Server(inst, engine, ServeOptions(engine=engine_name, blocksize=blocksize), log=lambda *a: None)
     server.probe_receive = []
     server.osc = OscReceiver("127.0.0.1", 0, server.osc_sink)
@@ -134,7 +140,7 @@ def latency_run(
         t = time.perf_counter()
         inst.timbre_for_latent(z)
         decode_s.append(time.perf_counter() - t)
-    xruns = (engine.xruns, engine.device_xruns)
+    xruns = (engine.xruns, engine.device_xruns, engine.rewinds, engine.rewind_misses)
     return np.array(to_cb), np.array(to_dac), float(np.median(decode_s)), xruns, rate
 
 
@@ -220,6 +226,7 @@ def main() -> int:
     ap.add_argument("--engine", default="oscbank")
     ap.add_argument("--lead", type=int, default=None, help="soak: serve --lead SAMPLES")
     ap.add_argument("--margin-ms", type=float, default=None, help="soak: serve --render-margin-ms MS")
+    ap.add_argument("--no-rewind", action="store_true", help="soak: serve --no-rewind")
     ap.add_argument(
         "--callback",
         default="auto",
@@ -228,8 +235,9 @@ def main() -> int:
     )
     ap.add_argument(
         "--margins",
-        default="eager,1.0",
-        help="latency modes to measure: comma list of 'eager' and render margins in ms (default eager,1.0)",
+        default="rewind,eager,1.0",
+        help="latency modes to measure: comma list of 'rewind' (serve's default), 'eager' and just-in-time "
+        "render margins in ms (default rewind,eager,1.0)",
     )
     a = ap.parse_args()
     os.environ.setdefault("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
@@ -240,19 +248,20 @@ def main() -> int:
         )
         print(f"callback: {a.callback}; load average {os.getloadavg()[0]:.2f}")
         print(
-            f"{'mode':<26}{'to callback med':>16}{'p99':>9}{'to DAC med':>12}{'p99':>9}"
-            f"{'underruns':>11}{'dev xruns':>10}"
+            f"{'mode':<26}{'to callback med':>16}{'p95':>7}{'p99':>7}{'max':>7}{'to DAC med':>12}{'p99':>7}"
+            f"{'underruns':>11}{'dev xruns':>10}{'rewinds':>9}{'missed':>8}"
         )
         for m in a.margins.split(","):
-            margin = None if m.strip() == "eager" else float(m)
-            label = "eager" if margin is None else f"just in time, {margin:g} ms"
+            m = m.strip()
+            label = {"eager": "eager, 1 block", "rewind": "rewind, 2 blocks"}.get(m, f"just in time, {m} ms")
             to_cb, to_dac, decode_s, xruns, rate = latency_run(
-                model, a.trials, margin, a.engine, callback=a.callback
+                model, a.trials, m, a.engine, callback=a.callback
             )
             ms = lambda v, q: f"{np.percentile(v, q) * 1e3:.2f}"  # noqa: E731
             print(
-                f"{label:<26}{ms(to_cb, 50):>13} ms{ms(to_cb, 99):>9}{ms(to_dac, 50):>12}{ms(to_dac, 99):>9}"
-                f"{xruns[0]:>11}{xruns[1]:>10}   (n={len(to_cb)})"
+                f"{label:<26}{ms(to_cb, 50):>13} ms{ms(to_cb, 95):>7}{ms(to_cb, 99):>7}{ms(to_cb, 100):>7}"
+                f"{ms(to_dac, 50):>12}{ms(to_dac, 99):>7}"
+                f"{xruns[0]:>11}{xruns[1]:>10}{xruns[2]:>9}{xruns[3]:>8}   (n={len(to_cb)})"
             )
         print(
             f"one block = {128 / rate * 1e3:.2f} ms; decode (one latent -> timbre, added by /pc and /z): "
@@ -261,10 +270,14 @@ def main() -> int:
     if not a.skip_soak:
         extra = ["--lead", str(a.lead)] if a.lead else []
         extra += ["--render-margin-ms", str(a.margin_ms)] if a.margin_ms else []
+        extra += ["--no-rewind"] if a.no_rewind else []
+        rewind = not (a.no_rewind or a.margin_ms)
+        lead = a.lead or ("two blocks" if rewind else "one block")
+        how = f"render {a.margin_ms} ms before each callback" if a.margin_ms else "eager rendering"
         print(
-            f"\nsoak: {a.minutes:g} min, 8 held notes, 4 PCA knobs at 50 moves/s, {a.engine}, "
-            f"lead {a.lead or 'one block'}, "
-            + (f"render {a.margin_ms} ms before each callback" if a.margin_ms else "eager rendering")
+            f"\nsoak: {a.minutes:g} min, 8 held notes, 4 PCA knobs at 50 moves/s, {a.engine}, lead {lead}, "
+            + how
+            + (", rewound on events" if rewind else "")
         )
         rows, rss0, info, k = soak(model, a.minutes, a.engine, extra, a.callback)
         print(f"{'t (s)':>8}{'CPU %':>8}{'RSS MiB':>10}")
@@ -274,6 +287,7 @@ def main() -> int:
         print(
             f"xruns {info['xruns']} (ring underruns) + {info.get('device_xruns', '?')} (device) in "
             f"{info['callbacks']} callbacks ({info.get('audio_callback', '?')} callback); "
+            f"{info.get('rewinds', 0)} rewinds, {info.get('rewind_misses', 0)} missed; "
             f"{k * 4} /pc messages sent, "
             f"{info['received'].get('osc applied', 0)} applied, {info['dropped_total']} dropped"
         )

@@ -250,5 +250,6 @@ def test_midi_session_ends_cleanly_without_xruns(session):
     assert session["rc"] == 0, session["log"]
     assert session["exit"]["xruns"] == 0, session["log"]
     assert session["exit"]["audio_callback"] == "python"
+    assert session["exit"]["rewinds"] >= 1, session["exit"]  # rewind works with the Python callback too
     rec = session["rec"]
     assert np.all(np.isfinite(rec)) and np.abs(rec).max() <= 1.0

@@ -179,6 +179,9 @@ def test_serve_info_reports_the_model_and_no_xruns(played, tiny_model):
     assert played["exit_info"]["xruns"] == 0, played["log"]
     if native_callback.available():
         assert played["exit_info"]["audio_callback"] == "native"
+    # serve rewinds by default (two blocks queued): the notes and PCA moves were brought forward into them
+    assert played["exit_info"]["rewinds"] >= 3, played["exit_info"]
+    assert "rewound on events" in played["log"]
 
 
 def test_serve_accepts_liblo_oscsend(played):

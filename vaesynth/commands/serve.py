@@ -85,8 +85,14 @@ def register(sub):
         type=int,
         default=None,
         metavar="SAMPLES",
-        help="samples rendered ahead of the device (default: one block); more = fewer xruns on "
-        "a loaded machine, more latency",
+        help="samples rendered ahead of the device (default: two blocks with rewind, else one); more = "
+        "fewer xruns on a loaded machine (and, without rewind, more latency)",
+    )
+    p.add_argument(
+        "--no-rewind",
+        action="store_true",
+        help="do not re-render queued blocks when a control event arrives (by default an event is heard "
+        "from the next block the device takes, however many blocks are queued; oscbank only)",
     )
     p.add_argument("--engine", choices=["oscbank", "istft"], default="oscbank", help="rendering engine")
     p.add_argument("--voices", type=int, default=16, help="polyphony (default 16)")
@@ -124,6 +130,8 @@ def _check(args) -> None:
         raise UserError(f"--voices must be 1..128, got {args.voices}")
     if args.render_margin_ms is not None and not (0 < args.render_margin_ms < 100):
         raise UserError(f"--render-margin-ms must be in (0, 100), got {args.render_margin_ms}")
+    if args.render_margin_ms is not None and not args.no_rewind:
+        args.no_rewind = True  # just in time renders the last moment already: nothing to rewind
     if args.lead is not None and not (0 <= args.lead <= 96000):
         raise UserError(f"--lead must be 0..96000 samples, got {args.lead}")
     if not (0 < args.bend_range <= 24):
@@ -212,7 +220,8 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
             engine=args.engine,
             bend_range_semitones=args.bend_range,
             render_margin_ms=args.render_margin_ms,
-            lead_samples=args.lead,
+            lead_samples=args.lead if args.lead is not None or args.no_rewind else 2 * args.blocksize,
+            rewind=not args.no_rewind,
         )
     except ValueError as e:
         raise UserError(f"cannot start the engine: {e}") from None
@@ -269,7 +278,8 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
         say(
             f"audio: {device['name']} [{device['hostapi_name']}], {rate} Hz, block {args.blocksize}, "
             f"{server.audio.channels} ch, reported latency {server.audio.latency_s * 1e3:.1f} ms, "
-            f"engine lead {engine.latency_samples} samples ({engine.latency_samples / rate * 1e3:.1f} ms), "
+            f"engine lead {engine.latency_samples} samples ({engine.latency_samples / rate * 1e3:.1f} ms"
+            f"{', rewound on events' if engine.rewind else ''}), "
             f"{server.audio.callback_kind} callback, "
             f"render thread {'SCHED_FIFO ' + str(args.rt_priority) if rt else 'not realtime (no RT rights)'}"
         )

@@ -309,6 +309,8 @@ class Server:
             "gain_db": float(eng.gain_db),
             "xruns": eng.xruns,
             "device_xruns": eng.device_xruns,
+            "rewinds": eng.rewinds,
+            "rewind_misses": eng.rewind_misses,
             "audio_callback": getattr(self.audio, "callback_kind", None),
             "callbacks": eng.callbacks,
             "frames_played": self.audio.frames_played if self.audio is not None else 0,
