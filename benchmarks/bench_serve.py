@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_LEAD_BLOCKS = 4  # serve's default lead with rewind (REWIND_LEAD_BLOCKS in vaesynth/commands/serve.py)
 sys.path.insert(0, str(REPO))
 
 
@@ -77,10 +78,9 @@ def latency_run(
     device = resolve_device(None)
     rate = int(device["default_samplerate"])
     inst = load_instrument(model, torch_free=True)  # as serve loads it
-    if mode == "rewind":  # serve's default: two blocks queued, rewound when an event arrives
-        engine = Engine(
-            rate, blocksize=blocksize, engine=engine_name, rewind=True, lead_samples=2 * blocksize
-        )
+    if mode.startswith("rewind"):  # serve's default: blocks queued ("rewind:LEAD"), rewound on events
+        lead = int(mode.split(":")[1]) if ":" in mode else DEFAULT_LEAD_BLOCKS * blocksize
+        engine = Engine(rate, blocksize=blocksize, engine=engine_name, rewind=True, lead_samples=lead)
     else:  # "eager" (one block queued) or a just-in-time margin in ms
         margin_ms = None if mode == "eager" else float(mode)
         engine = Engine(rate, blocksize=blocksize, engine=engine_name, render_margin_ms=margin_ms)
@@ -253,7 +253,9 @@ def main() -> int:
         )
         for m in a.margins.split(","):
             m = m.strip()
-            label = {"eager": "eager, 1 block", "rewind": "rewind, 2 blocks"}.get(m, f"just in time, {m} ms")
+            label = {"eager": "eager, 1 block", "rewind": f"rewind, {DEFAULT_LEAD_BLOCKS} blocks"}.get(m)
+            if label is None:
+                label = f"rewind, lead {m[7:]}" if m.startswith("rewind:") else f"just in time, {m} ms"
             to_cb, to_dac, decode_s, xruns, rate = latency_run(
                 model, a.trials, m, a.engine, callback=a.callback
             )
@@ -272,7 +274,7 @@ def main() -> int:
         extra += ["--render-margin-ms", str(a.margin_ms)] if a.margin_ms else []
         extra += ["--no-rewind"] if a.no_rewind else []
         rewind = not (a.no_rewind or a.margin_ms)
-        lead = a.lead or ("two blocks" if rewind else "one block")
+        lead = a.lead or (f"{DEFAULT_LEAD_BLOCKS} blocks" if rewind else "one block")
         how = f"render {a.margin_ms} ms before each callback" if a.margin_ms else "eager rendering"
         print(
             f"\nsoak: {a.minutes:g} min, 8 held notes, 4 PCA knobs at 50 moves/s, {a.engine}, lead {lead}, "

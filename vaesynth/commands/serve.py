@@ -13,6 +13,10 @@ import warnings
 
 from vaesynth.errors import UserError
 
+# With rewind the lead costs no control latency (events are re-rendered into the next block), only CPU when
+# an event arrives; four blocks (10.7 ms at 48 kHz / 128) ride out a render thread held up that long.
+REWIND_LEAD_BLOCKS = 4
+
 
 def register(sub):
     p = sub.add_parser(
@@ -85,8 +89,8 @@ def register(sub):
         type=int,
         default=None,
         metavar="SAMPLES",
-        help="samples rendered ahead of the device (default: two blocks with rewind, else one); more = "
-        "fewer xruns on a loaded machine (and, without rewind, more latency)",
+        help=f"samples rendered ahead of the device (default: {REWIND_LEAD_BLOCKS} blocks with rewind, else "
+        "one); more = fewer xruns on a loaded machine (and, without rewind, more latency)",
     )
     p.add_argument(
         "--no-rewind",
@@ -220,7 +224,9 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
             engine=args.engine,
             bend_range_semitones=args.bend_range,
             render_margin_ms=args.render_margin_ms,
-            lead_samples=args.lead if args.lead is not None or args.no_rewind else 2 * args.blocksize,
+            lead_samples=args.lead
+            if args.lead is not None or args.no_rewind
+            else REWIND_LEAD_BLOCKS * args.blocksize,
             rewind=not args.no_rewind,
         )
     except ValueError as e:
@@ -306,7 +312,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
 
         # Clean stop: fast fade of every note, let it play out, then close the stream and the file.
         engine.panic()
-        time.sleep(0.06 + 2 * args.blocksize / rate)
+        time.sleep(0.06 + (engine.lead_samples + args.blocksize) / rate)  # what is queued, then the fade
     finally:
         for close in reversed(opened):
             try:
