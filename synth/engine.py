@@ -362,9 +362,10 @@ class Engine:
         """Bring events that arrived since the last render forward into the queued blocks: restore the state
         from before the first block the callback has not started, render that block again with the events,
         swap it in for everything queued, atomically (render thread; tests call it directly; the next `pump`
-        tops the lead up again). Returns True if the events
-        will be heard from the next block; otherwise they stay queued for the next chunk rendered.
-        Real-time safe: yes (render thread; allocation-free apart from event handling)."""
+        tops the lead up again). Returns True if the events will be heard from the next block; otherwise
+        they are queued for the next chunk rendered (after the blocks already queued, `rewind_misses` + 1,
+        unless nothing was queued). Real-time safe: yes (render thread; allocation-free apart from event
+        handling)."""
         if not self.rewind or not self._inbox:
             return False
         late: list = []
