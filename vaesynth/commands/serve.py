@@ -324,8 +324,10 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
         with open(args.info_on_exit, "w") as f:
             json.dump(info, f)
     say(
-        f"stopped: {info['xruns']} xruns in {info['callbacks']} callbacks, "
-        f"{info['frames_played'] / rate:.1f} s played, {info['dropped_total']} messages dropped"
+        f"stopped: {info['xruns']} xruns (+ {info['device_xruns']} reported by the device) in "
+        f"{info['callbacks']} callbacks, {info['frames_played'] / rate:.1f} s played, "
+        f"{info['rewinds']} events rewound into the next block ({info['rewind_misses']} too late), "
+        f"{info['dropped_total']} messages dropped"
         + (f", recording {args.record} finalised" if args.record else "")
     )
     return 0
