@@ -76,8 +76,6 @@ def session(tiny_model, jack_server, tmp_path_factory):
             str(d / "knobs.toml"),
             "--record",
             str(rec),
-            "--lead",
-            "256",
             "--audio-callback",
             "python",  # the OSC session runs the native callback: both paths play through real JACK
             "--info-on-exit",
