@@ -19,7 +19,8 @@ thread is woken, restores the state from before the first block the callback has
 queued stretch again with the events applied, and swaps it in with one compare-and-swap on the ring
 (synth/ringbuffer.py). If the callback got there first, the old blocks play whole and the events land in the
 following block. Only renderers that declare their `rewind_state` (oscbank) take part; during an istft
-stretch or an engine crossfade events simply wait for the next chunk rendered.
+stretch or an engine crossfade events wait for the next chunk rendered, and the queue shrinks to one
+device block meanwhile so that they wait no longer than without rewind.
 
 Events carry an optional sample time; one with a time is applied at the start of the chunk containing it
 (chunk-accurate), one without at the next chunk boundary. Because streaming and `process` run the very same
@@ -348,7 +349,12 @@ class Engine:
         rewind = self.rewind
         if rewind and self._inbox:
             self.respeculate()
-        while self.ring.available() < self.lead_samples:
+        lead = self.lead_samples
+        if rewind and not self._rewindable_now():
+            # Events cannot be rewound now (istft, a crossfade): queue one block only, so they wait no longer
+            # than without rewind; the lead fills up again once only rewindable renderers sound.
+            lead = self._first_block
+        while self.ring.available() < lead:
             if rewind:
                 self._save_snapshot(self.ring.positions()[1])
             # With rewind, events that arrive meanwhile stay in the inbox for `respeculate`: taken here, they

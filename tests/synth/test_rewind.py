@@ -12,7 +12,7 @@ import numba
 import numpy as np
 import pytest
 
-from tests.synth.test_engine import SAW, SQUARE, two_oscbank_engine
+from tests.synth.test_engine import SAW, SQUARE, SR, two_oscbank_engine
 from vaesynth.synth.engine import Engine
 from vaesynth.synth.rewind import StateSnapshot
 from vaesynth.synth.ringbuffer import BUSY, POS_MASK, RewindRing, ring_read
@@ -251,3 +251,19 @@ def test_render_thread_rewinds_events_posted_between_callbacks():
     for b, ev in plan.items():
         post(offline, ev, at_sample=b * BLOCK)
     np.testing.assert_array_equal(np.concatenate(got), offline.process(24 * BLOCK))
+
+
+def test_queue_shrinks_to_one_block_while_events_cannot_be_rewound():
+    """On istft (not rewindable) the lead is one block, so its events wait no longer than without rewind;
+    back on oscbank, once the crossfade is over, the full lead is queued again."""
+    e = Engine(SR, engine="istft", blocksize=BLOCK, rewind=True, lead_samples=4 * BLOCK, timbre=SAW)
+    out = np.zeros((BLOCK, 1), np.float32)
+    e.note_on(60, 100)
+    e.pump()
+    assert e.ring.available() == BLOCK
+    e.set_engine("oscbank")
+    for _ in range(10):  # 10 ms crossfade = 4 blocks at 48 kHz
+        e.audio_callback(out, BLOCK, None, None)
+        e.pump()
+    assert e.engine == "oscbank" and e._fade_from is None
+    assert e.ring.available() == 4 * BLOCK and e.xruns == 0
