@@ -1,9 +1,11 @@
-"""Single-producer single-consumer float32 ring buffer between the render thread and the audio callback.
+"""Single-producer single-consumer float32 ring buffers between a real-time thread and an ordinary one.
 
-No locks: the producer only advances `write` and the consumer only advances `read`, each a monotonically
-increasing sample count stored in a preallocated int64 array (one element store each, atomic under the GIL),
-and each side reads the other's counter once per call. Capacity bounds the lead; the engine keeps the fill at
-about one device block.
+`RingBuffer` (the recorder's: audio callback -> WAV writer thread): no locks, the producer only advances
+`write` and the consumer only advances `read`, each a monotonically increasing sample count stored in a
+preallocated int64 array (one element store each), and each side reads the other's counter once per call.
+
+`RewindRing` (the engine's: render thread -> audio callback): the same, with both positions in one atomic
+word so that queued samples can be replaced (below).
 """
 
 from __future__ import annotations
@@ -152,6 +154,8 @@ class RewindRing:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.capacity = 1 << max(0, int(capacity - 1).bit_length())
+        if self.capacity > 1 << (POS_BITS - 1):
+            raise ValueError(f"capacity must be <= {1 << (POS_BITS - 1)} samples, got {capacity}")
         self._buf = np.zeros(self.capacity, np.float32)
         self._state = np.zeros(1, np.int64)
 
