@@ -267,3 +267,23 @@ def test_queue_shrinks_to_one_block_while_events_cannot_be_rewound():
         e.pump()
     assert e.engine == "oscbank" and e._fade_from is None
     assert e.ring.available() == 4 * BLOCK and e.xruns == 0
+
+
+def test_ring_positions_wrap_at_two_to_the_31():
+    """12 h of samples later the 31-bit positions wrap: reads, writes and a rewind across the wrap still
+    deliver every sample in order."""
+    ring = RewindRing(4 * BLOCK)
+    start = (1 << 31) - 100
+    ring._state[0] = (start << 31) | start  # r = w = 100 samples before the wrap
+    out = np.zeros((BLOCK, 1), np.float32)
+    ring.write(np.arange(0, BLOCK, dtype=np.float32))
+    ring.write(np.arange(BLOCK, 2 * BLOCK, dtype=np.float32))
+    assert ring.available() == 2 * BLOCK and ring.positions()[1] == 2 * BLOCK - 100
+    assert ring.read_into(out, BLOCK) == BLOCK
+    np.testing.assert_array_equal(out[:, 0], np.arange(BLOCK))
+    r = ring.positions()[0]
+    ring.put(-np.arange(BLOCK, 2 * BLOCK, dtype=np.float32))
+    assert ring.rewind(r, BLOCK)
+    assert ring.read_into(out, BLOCK) == BLOCK
+    np.testing.assert_array_equal(out[:, 0], -np.arange(BLOCK, 2 * BLOCK))
+    assert ring.available() == 0 and ring.positions()[0] == (start + 3 * BLOCK) % (1 << 31)
