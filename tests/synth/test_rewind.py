@@ -190,7 +190,7 @@ def test_concurrent_rewinds_never_split_a_block_or_lose_continuity(spin):
     """A reader on another thread (numba, no GIL) reads blocks while this thread queues two blocks ahead and
     keeps trying to replace them. Each sample carries its stream position, replacements negated: the
     reader must see positions 0, 1, 2, ... without gap or repeat, and every block all old or all new."""
-    n_blocks = 3000
+    n_blocks = 1500
     ring = RewindRing(4 * BLOCK)
     log = np.zeros(n_blocks * BLOCK, np.float32)
     counts = np.zeros(n_blocks, np.int64)
