@@ -65,6 +65,33 @@ def render_partials_kernel(amps_db, freqs_bins, lobe_scale, kernel, noise_power,
         out[b] = math.sqrt(out[b])
 
 
+@njit(cache=True, nogil=True, fastmath=False)
+def harmonic_frame_kernel(
+    amps_db, f0_bins, inharmonicity, nyquist_bins, lobe_scale, noise_db, taps, tap_w, kernel, db_range,
+    clip01, pos, noise_power, mag, out,
+):  # fmt: skip
+    """The harmonic decoder's frame from its controls in one call (FastDecoder.decode's hot path):
+    partial k at f0_bins · k · sqrt(1 + (k² - 1) · inharmonicity) bins (silent at or above nyquist_bins),
+    noise power per bin from noise_db [bands] through two interpolation taps (taps int64 [n_bins, 2] band
+    indices, tap_w [n_bins, 2] weights), window lobes (render_partials_kernel), then model space
+    20·log10(mag + floor) / db_range + 1 into out [n_bins] float32 (clipped to [0, 1] if clip01).
+    pos [K], noise_power/mag [n_bins] float64: scratch. Real-time safe: yes (no allocation)."""
+    for k in range(amps_db.shape[0]):
+        kk = k + 1.0
+        f = kk * f0_bins * math.sqrt(1.0 + (kk * kk - 1.0) * inharmonicity)
+        pos[k] = f if f < nyquist_bins else -1.0
+    for b in range(noise_power.shape[0]):
+        db = noise_db[taps[b, 0]] * tap_w[b, 0] + noise_db[taps[b, 1]] * tap_w[b, 1]
+        noise_power[b] = 10.0 ** (db / 10.0)
+    render_partials_kernel(amps_db, pos, lobe_scale, kernel, noise_power, mag)
+    floor = 10.0 ** (-db_range / 20.0)
+    for b in range(out.shape[0]):
+        x = 20.0 * math.log10(mag[b] + floor) / db_range + 1.0
+        if clip01:
+            x = min(1.0, max(0.0, x))
+        out[b] = x
+
+
 class FastDecoder:
     """One-vector decoder: `decode(z, cond=None) -> x_hat [n_bins]` (model space) equal to model.decode.
 
@@ -91,6 +118,10 @@ class FastDecoder:
             self.shape = (w[k + n_bands :], b[k + n_bands :], "none")
             self.kernel = layers.kernel
             self.noise_interp = layers.noise_interp
+            self._noise_taps = _two_taps(self.noise_interp)
+            # amps and noise bands in one matmul
+            self._heads = (np.ascontiguousarray(w[: k + n_bands]), np.ascontiguousarray(b[: k + n_bands]))
+            self._pos = np.zeros(k, dtype=np.float64)
             self.k = np.arange(1, k + 1, dtype=np.float64)
             self.bin_hz = cfg.sample_rate / cfg.n_fft
             self._mag = np.zeros(cfg.n_bins, dtype=np.float64)
@@ -111,8 +142,8 @@ class FastDecoder:
             h = w @ h + b
             if act == "relu":
                 np.maximum(h, 0.0, out=h)
-            elif act == "leaky":
-                h = np.where(h > 0, h, LEAKY_SLOPE * h)
+            elif act == "leaky":  # max(h, a·h) is leaky ReLU for 0 < a < 1
+                np.maximum(h, LEAKY_SLOPE * h, out=h)
         return h
 
     def controls(self, z: np.ndarray, cond: np.ndarray | None = None) -> dict:
@@ -125,8 +156,9 @@ class FastDecoder:
             self._z[cfg.latent_dim :] = 0.0 if cond is None else cond
         h = self._mlp(self.layers, self._z)
         db = cfg.db_range
-        amps_db = db * (self.amp[0] @ h + self.amp[1] - 1.0)
-        noise_db = db * (self.noise[0] @ h + self.noise[1] - 1.0)
+        k = self.amp[0].shape[0]
+        heads = db * (self._heads[0] @ h + self._heads[1] - 1.0)
+        amps_db, noise_db = heads[:k], heads[k:]
         shape = self.shape[0] @ h + self.shape[1]
         lo, hi = LOBE_SCALE_RANGE
         b = MAX_INHARMONICITY / (1.0 + math.exp(-float(shape[0])))
@@ -159,6 +191,25 @@ class FastDecoder:
             self.out[:] = y
             return self.out
         c = self.controls(z, cond)
+        if self._noise_taps is not None:
+            harmonic_frame_kernel(
+                c["amps_db"],
+                cfg.f_ref_hz * c["f0_ratio"] / self.bin_hz,
+                c["inharmonicity"],
+                0.5 * cfg.sample_rate / self.bin_hz,
+                c["lobe_scale"],
+                c["noise_db"],
+                self._noise_taps[0],
+                self._noise_taps[1],
+                self.kernel,
+                float(cfg.db_range),
+                cfg.likelihood == "bernoulli",
+                self._pos,
+                self._noise_power,
+                self._mag,
+                self.out,
+            )
+            return self.out
         freqs = (
             self.k
             * (cfg.f_ref_hz * c["f0_ratio"])
@@ -173,3 +224,21 @@ class FastDecoder:
             np.clip(x, 0.0, 1.0, out=x)
         self.out[:] = x
         return self.out
+
+
+def _two_taps(interp: np.ndarray):
+    """interp [bands, bins] with at most two non-zero weights per bin (the mel interpolation) -> (taps
+    int64 [bins, 2], weights float64 [bins, 2]) such that x @ interp == sum over the taps of x[taps] *
+    weights (up to rounding); None when some bin mixes more bands (decode then uses the dense product)."""
+    nonzero = interp != 0
+    if nonzero.sum(axis=0).max(initial=0) > 2:
+        return None
+    n_bins = interp.shape[1]
+    i0 = np.argmax(nonzero, axis=0)  # first band of each bin (0 where none)
+    rest = nonzero.copy()
+    rest[i0, np.arange(n_bins)] = False
+    i1 = np.argmax(rest, axis=0)
+    cols = np.arange(n_bins)
+    w0 = interp[i0, cols].astype(np.float64)
+    w1 = np.where(rest.any(axis=0), interp[i1, cols], 0.0).astype(np.float64)
+    return np.stack([i0, i1], axis=1).astype(np.int64), np.stack([w0, w1], axis=1)
