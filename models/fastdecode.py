@@ -92,6 +92,49 @@ def harmonic_frame_kernel(
         out[b] = x
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def _dense(w, b, x, out, leaky):
+    """out = w @ x + b (then leaky ReLU if leaky), float32; fastmath lets the dot products vectorise (as
+    BLAS does; sums in another order than torch's, ~1e-6 relative). Real-time safe: yes."""
+    for i in range(w.shape[0]):
+        acc = np.float32(0.0)
+        for j in range(w.shape[1]):
+            acc += w[i, j] * x[j]
+        acc += b[i]
+        if leaky and acc < 0:
+            acc *= np.float32(LEAKY_SLOPE)
+        out[i] = acc
+
+
+@njit(cache=True, nogil=True)
+def harmonic_decode_kernel(
+    z, w1, b1, h1, w2, b2, h2, w_heads, b_heads, heads, n_partials, n_bands, latent_dim, n_cond, db_range,
+    detune_cents, f_ref_bins, nyquist_bins, taps, tap_w, kernel, clip01, pos, noise_power, mag, out,
+):  # fmt: skip
+    """The whole one-vector harmonic decode in one call (a two-layer trunk, the default): the trunk (w1, b1
+    -> h1, w2, b2 -> h2, leaky ReLU), the heads [amps | noise bands | shape] (w_heads, b_heads -> heads, all
+    float32), the shape parameters (inharmonicity, lobe width, pitch ratio, detune) as
+    HarmonicDecoder.controls computes them, then harmonic_frame_kernel into out.
+    z: float32 [latent_dim + n_cond]. Real-time safe: yes (no allocation)."""
+    _dense(w1, b1, z, h1, True)
+    _dense(w2, b2, h1, h2, True)
+    _dense(w_heads, b_heads, h2, heads, False)
+    k, nb = n_partials, n_bands
+    for j in range(k + nb):
+        heads[j] = db_range * (heads[j] - 1.0)
+    s0, s1, s2 = heads[k + nb], heads[k + nb + 1], heads[k + nb + 2]
+    lo, hi = LOBE_SCALE_RANGE
+    inharm = MAX_INHARMONICITY / (1.0 + math.exp(-s0))
+    lobe = lo + (hi - lo) / (1.0 + math.exp(-(s1 + math.log((1 - lo) / (hi - 1)))))
+    ratio = 2.0 ** z[latent_dim] if n_cond > 0 else 1.0
+    if detune_cents > 0:
+        ratio *= 2.0 ** (detune_cents * math.tanh(s2) / 1200.0)
+    harmonic_frame_kernel(
+        heads[:k], f_ref_bins * ratio, inharm, nyquist_bins, lobe, heads[k : k + nb], taps, tap_w, kernel,
+        db_range, clip01, pos, noise_power, mag, out,
+    )  # fmt: skip
+
+
 class FastDecoder:
     """One-vector decoder: `decode(z, cond=None) -> x_hat [n_bins]` (model space) equal to model.decode.
 
@@ -122,6 +165,19 @@ class FastDecoder:
             # amps and noise bands in one matmul
             self._heads = (np.ascontiguousarray(w[: k + n_bands]), np.ascontiguousarray(b[: k + n_bands]))
             self._pos = np.zeros(k, dtype=np.float64)
+            # decode's one-call kernel: a two-layer trunk (the default) with a two-tap noise interpolation
+            self._fused = None
+            if len(self.layers) == 2 and self._noise_taps is not None:
+                (w1, b1, _), (w2, b2, _) = self.layers
+                self._fused = (
+                    *(np.ascontiguousarray(a, dtype=np.float32) for a in (w1, b1)),
+                    np.zeros(w1.shape[0], np.float32),
+                    *(np.ascontiguousarray(a, dtype=np.float32) for a in (w2, b2)),
+                    np.zeros(w2.shape[0], np.float32),
+                    np.ascontiguousarray(w, dtype=np.float32),
+                    np.ascontiguousarray(b, dtype=np.float32),
+                    np.zeros(w.shape[0], np.float32),
+                )
             self.k = np.arange(1, k + 1, dtype=np.float64)
             self.bin_hz = cfg.sample_rate / cfg.n_fft
             self._mag = np.zeros(cfg.n_bins, dtype=np.float64)
@@ -189,6 +245,31 @@ class FastDecoder:
             if cfg.likelihood == "bernoulli":
                 y = 1.0 / (1.0 + np.exp(-y))
             self.out[:] = y
+            return self.out
+        if self._fused is not None:
+            self._z[: cfg.latent_dim] = z
+            if cfg.n_cond:
+                self._z[cfg.latent_dim :] = 0.0 if cond is None else cond
+            harmonic_decode_kernel(
+                self._z,
+                *self._fused,
+                self.amp[0].shape[0],
+                cfg.n_noise_bands,
+                cfg.latent_dim,
+                cfg.n_cond,
+                float(cfg.db_range),
+                float(cfg.detune_cents),
+                cfg.f_ref_hz / self.bin_hz,
+                0.5 * cfg.sample_rate / self.bin_hz,
+                self._noise_taps[0],
+                self._noise_taps[1],
+                self.kernel,
+                cfg.likelihood == "bernoulli",
+                self._pos,
+                self._noise_power,
+                self._mag,
+                self.out,
+            )
             return self.out
         c = self.controls(z, cond)
         if self._noise_taps is not None:

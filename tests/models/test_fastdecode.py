@@ -40,6 +40,7 @@ def perturbed_model(**kw):
         {"arch": "harmonic", "pitch_mode": "condition"},
         {"arch": "harmonic", "pitch_mode": "condition", "detune_cents": 30.0},
         {"arch": "harmonic", "likelihood": "bernoulli"},
+        {"arch": "harmonic", "hidden": (48, 32, 24)},  # three trunk layers: numpy trunk, not the fused one
         {"arch": "mlp"},
         {"arch": "mlp400", "hidden": (40,), "likelihood": "bernoulli"},
         {"arch": "mlp", "pitch_mode": "condition", "likelihood": "gaussian_learned"},
