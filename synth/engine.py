@@ -15,12 +15,13 @@ every extra block of lead would be latency. Its kernels release the GIL.
 
 Rewind (`rewind=True`): the lead is a safety margin that costs no control latency. The engine keeps a
 snapshot of its state at every queued chunk boundary (synth/rewind.py); when events arrive, the render
-thread is woken, restores the state from before the first block the callback has not started, renders the
-queued stretch again with the events applied, and swaps it in with one compare-and-swap on the ring
-(synth/ringbuffer.py). If the callback got there first, the old blocks play whole and the events land in the
-following block. Only renderers that declare their `rewind_state` (oscbank) take part; during an istft
-stretch or an engine crossfade events wait for the next chunk rendered, and the queue shrinks to one
-device block meanwhile so that they wait no longer than without rewind.
+thread is woken, restores the state from before the first block the callback has not started, renders that
+block again with the events applied and swaps it in for the whole queue with one compare-and-swap on the
+ring (synth/ringbuffer.py); the rest of the lead is rendered again behind it. If the callback got there
+first, the old blocks play whole and the events land right after them. Only renderers that declare their
+`rewind_state` (oscbank) take part; during an istft stretch or an engine crossfade events wait for the next
+chunk rendered, and the queue shrinks to one device block meanwhile so that they wait no longer than
+without rewind.
 
 Events carry an optional sample time; one with a time is applied at the start of the chunk containing it
 (chunk-accurate), one without at the next chunk boundary. Because streaming and `process` run the very same
@@ -374,10 +375,7 @@ class Engine:
         handling)."""
         if not self.rewind or not self._inbox:
             return False
-        late: list = []
-        inbox = self._inbox
-        while inbox:
-            late.append(inbox.popleft())
+        late = self._take_inbox()
         if any(event[0] == "engine" for _, event in late):
             self._push(late)  # a renderer switch is not rewindable: it waits for the next chunk
             self.rewind_misses += 1
@@ -560,6 +558,11 @@ class Engine:
             except (BlockingIOError, OSError):
                 pass  # a full pipe: it is awake anyway
 
+    def _take_inbox(self) -> list:
+        """Everything posted so far, in order (control threads may append meanwhile: deque is thread-safe)."""
+        inbox = self._inbox
+        return [inbox.popleft() for _ in range(len(inbox))]
+
     def _push(self, events: list) -> None:
         """Queue (time, event) pairs on the heap, in order."""
         for t, event in events:
@@ -591,11 +594,8 @@ class Engine:
         )
 
     def _render_chunk(self, out: np.ndarray, drain: bool = True) -> None:
-        inbox = self._inbox
-        while drain and inbox:
-            t, event = inbox.popleft()
-            self._seq += 1
-            heapq.heappush(self._heap, (t, self._seq, event))
+        if drain and self._inbox:
+            self._push(self._take_inbox())
         end = self.samples_rendered + self.chunk_size
         heap = self._heap
         while heap and heap[0][0] < end:
