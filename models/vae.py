@@ -133,8 +133,7 @@ class BetaVAE(nn.Module):
         dwkl_beta: weight of the dimension-wise KL penalty (None = cfg.dwkl_beta; `dwkl_beta_at(step)`).
         tc_bank: a PosteriorBank of recent posteriors; when given (and a TC/dwkl weight is on) q(z) is
         estimated over the batch + the bank (at its `n_queries` first samples), and the batch's (mu, logvar)
-        are pushed into it. None = the
-        plain minibatch estimate.
+        are pushed into it. None = the plain minibatch estimate.
         Returns "loss" (scalar to minimise: recon + beta · sum_d max(KL_d, free_bits) + tc_beta · tc
         + dwkl_beta · dwkl + sc_weight · spectral + inharmonicity_guide · guide), "recon" (NLL per frame),
         "kl" (KL(q(z|x) || N(0, I)) per frame, unclamped), "kl_per_dim" [latent_dim] (batch mean), "tc"
