@@ -454,6 +454,11 @@ class Engine:
         scratch = np.zeros(chunk, np.float32)
         apply_output_stage(scratch, 1.0, 1.0)
         _crossfade(scratch, scratch, scratch.copy(), 0, 0, 1)
+        ring = RewindRing(4 * chunk)  # the ring's kernels, the rewind's included (first used mid-note)
+        ring.write(scratch)
+        ring.put(scratch)
+        ring.rewind(0, chunk)
+        ring.read_into(np.zeros((chunk, 2), np.float32), chunk)
         return time.perf_counter() - t0
 
     def start(self, switch_interval_s: float | None = 5e-4) -> None:
