@@ -70,7 +70,7 @@ def harmonic_frame_kernel(
     amps_db, f0_bins, inharmonicity, nyquist_bins, lobe_scale, noise_db, taps, tap_w, kernel, db_range,
     clip01, pos, noise_power, mag, out,
 ):  # fmt: skip
-    """The harmonic decoder's frame from its controls in one call (FastDecoder.decode's hot path):
+    """The harmonic decoder's frame from its controls in one call (the second half of harmonic_decode_kernel):
     partial k at f0_bins · k · sqrt(1 + (k² - 1) · inharmonicity) bins (silent at or above nyquist_bins),
     noise power per bin from noise_db [bands] through two interpolation taps (taps int64 [n_bins, 2] band
     indices, tap_w [n_bins, 2] weights), window lobes (render_partials_kernel), then model space
@@ -271,26 +271,7 @@ class FastDecoder:
                 self.out,
             )
             return self.out
-        c = self.controls(z, cond)
-        if self._noise_taps is not None:
-            harmonic_frame_kernel(
-                c["amps_db"],
-                cfg.f_ref_hz * c["f0_ratio"] / self.bin_hz,
-                c["inharmonicity"],
-                0.5 * cfg.sample_rate / self.bin_hz,
-                c["lobe_scale"],
-                c["noise_db"],
-                self._noise_taps[0],
-                self._noise_taps[1],
-                self.kernel,
-                float(cfg.db_range),
-                cfg.likelihood == "bernoulli",
-                self._pos,
-                self._noise_power,
-                self._mag,
-                self.out,
-            )
-            return self.out
+        c = self.controls(z, cond)  # other trunks and interpolations: numpy, then the lobe kernel
         freqs = (
             self.k
             * (cfg.f_ref_hz * c["f0_ratio"])
