@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_LEAD_BLOCKS = 4  # serve's default lead with rewind (REWIND_LEAD_BLOCKS in vaesynth/commands/serve.py)
 sys.path.insert(0, str(REPO))
+
+from vaesynth.commands.serve import REWIND_LEAD_BLOCKS as DEFAULT_LEAD_BLOCKS  # noqa: E402  serve's default
 
 
 def tiny_model(folder: Path) -> Path:
