@@ -13,6 +13,8 @@ LIKELIHOODS = ("gaussian", "gaussian_learned", "bernoulli")
 PITCH_MODES = ("normalize", "condition")
 REPRESENTATIONS = ("logmag",)
 TC_ESTIMATORS = ("mss", "mws")  # models/total_correlation.py
+DECODERS = ("trunk", "additive")  # the harmonic decoder's network (models/harmonic.py)
+DEFAULT_ADDITIVE_HIDDEN = (64, 64)
 
 # Hidden sizes used when `hidden` is left empty. mlp400 is seed 001's baseline (one hidden layer of 400);
 # conv's entries are channel counts of the strided convolutions.
@@ -81,6 +83,12 @@ class ModelConfig:
       Why: a flat floor is an artefact of the representation, and drawing it exactly spends the decoder on
       bins LSD never counts (FluidR3 grid, 10 epochs: held-out LSD 5.10 -> 4.86 dB, benchmarks/README.md).
       False = every bin two-sided (left out of `to_dict` while False).
+    decoder: the harmonic decoder's network: "trunk" (one MLP of all latents, then the heads) or "additive"
+      (each latent z_i through its own small MLP g_i(z_i, cond) into the heads' pre-activations, summed over
+      i plus a bias: an additive decoder, Lachapelle et al. 2023, whose latents can only add their own dB
+      layer; models/harmonic.py). Left out of `to_dict` while "trunk".
+    additive_hidden: hidden sizes of each per-latent MLP of the additive decoder; empty =
+      DEFAULT_ADDITIVE_HIDDEN. Left out of `to_dict` while empty.
     """
 
     arch: str = "harmonic"
@@ -112,10 +120,19 @@ class ModelConfig:
     dwkl_beta: float = 0.0
     encoder_hidden: tuple[int, ...] = ()
     censored_floor: bool = False
+    decoder: str = "trunk"
+    additive_hidden: tuple[int, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
+        object.__setattr__(self, "additive_hidden", tuple(int(h) for h in self.additive_hidden))
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
+        if self.decoder != "trunk" and self.arch != "harmonic":
+            raise ValueError(f"decoder {self.decoder!r} needs arch 'harmonic', got {self.arch!r}")
+        if any(h < 1 for h in self.additive_hidden):
+            raise ValueError(f"additive_hidden sizes must be >= 1, got {self.additive_hidden}")
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if self.likelihood not in LIKELIHOODS:
@@ -172,6 +189,11 @@ class ModelConfig:
         return self.encoder_hidden or self.hidden_sizes
 
     @property
+    def additive_hidden_sizes(self) -> tuple[int, ...]:
+        """The additive decoder's per-latent hidden sizes: `additive_hidden`, or the default when empty."""
+        return self.additive_hidden or DEFAULT_ADDITIVE_HIDDEN
+
+    @property
     def n_cond(self) -> int:
         """Width of the conditioning vector (1: log2(f0/f_ref) in "condition" mode, else 0)."""
         return 1 if self.pitch_mode == "condition" else 0
@@ -192,6 +214,12 @@ class ModelConfig:
             del d["encoder_hidden"]  # absent = default: older checkpoints and default runs stay identical
         if not self.censored_floor:
             del d["censored_floor"]
+        if self.decoder == "trunk":
+            del d["decoder"]  # absent = default: trunk checkpoints stay byte-identical
+        if self.additive_hidden:
+            d["additive_hidden"] = list(self.additive_hidden)
+        else:
+            del d["additive_hidden"]
         return d
 
     @classmethod
@@ -201,7 +229,7 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown ModelConfig keys: {', '.join(sorted(unknown))}")
         d = dict(d)
-        for key in ("hidden", "encoder_hidden"):
+        for key in ("hidden", "encoder_hidden", "additive_hidden"):
             if key in d:
                 d[key] = tuple(d[key])
         return cls(**d)

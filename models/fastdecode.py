@@ -7,7 +7,8 @@ through the harmonic decoder is ~20 small ops, each with microseconds of dispatc
 torch at all (serve's start-up). Buffers are preallocated; `decode` writes into them and returns a view.
 Layers are read and checked by models/npdecode.py (the batch numpy decoder), which also holds the harmonic
 constants (models/harmonic.py imports torch; tests/models/test_npdecode.py asserts they agree).
-`conv` models have no fast path (use `model.decode`).
+`conv` models have no fast path (use `model.decode`). The additive harmonic decoder (ModelConfig.decoder)
+runs its per-latent MLPs in numpy, then the lobe kernel (no fused one-call kernel).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from vaesynth.models.npdecode import (
     MAX_INHARMONICITY,
     POWER_EPS,
     NumpyDecoder,
+    additive_forward,
 )
 
 
@@ -152,10 +154,24 @@ class FastDecoder:
         self.arch = cfg.arch
         self._z = np.zeros(cfg.latent_dim + cfg.n_cond, dtype=np.float32)
         self.out = np.zeros(cfg.n_bins, dtype=np.float32)
-        if cfg.arch == "harmonic":
+        self._additive = None
+        if cfg.arch == "harmonic" and layers.additive is not None:
+            # The additive decoder: its per-latent MLPs in numpy (models/npdecode.additive_forward), then
+            # decode's numpy-controls path and the lobe kernel.
+            self._additive = layers.additive
+            self.n_partials = k = layers.n_partials
+            self._fused = None
+            self.kernel = layers.kernel
+            self.noise_interp = layers.noise_interp
+            self.k = np.arange(1, k + 1, dtype=np.float64)
+            self.bin_hz = cfg.sample_rate / cfg.n_fft
+            self._mag = np.zeros(cfg.n_bins, dtype=np.float64)
+            self._noise_power = np.zeros(cfg.n_bins, dtype=np.float64)
+        elif cfg.arch == "harmonic":
             self.layers = [(w, b, "leaky") for w, b in layers.trunk]
             w, b = layers.heads  # rows [amps | noise bands | shape (B, lobe, detune)]
             k, n_bands = layers.n_partials, cfg.n_noise_bands
+            self.n_partials = k
             self.amp = (w[:k], b[:k], "none")
             self.noise = (w[k : k + n_bands], b[k : k + n_bands], "none")
             self.shape = (w[k + n_bands :], b[k + n_bands :], "none")
@@ -210,12 +226,17 @@ class FastDecoder:
         self._z[: cfg.latent_dim] = z
         if cfg.n_cond:
             self._z[cfg.latent_dim :] = 0.0 if cond is None else cond
-        h = self._mlp(self.layers, self._z)
         db = cfg.db_range
-        k = self.amp[0].shape[0]
-        heads = db * (self._heads[0] @ h + self._heads[1] - 1.0)
+        k = self.n_partials
+        if self._additive is not None:
+            out = additive_forward(self._additive, self._z[None], cfg.latent_dim)[0]
+            heads = db * (out[: k + cfg.n_noise_bands] - 1.0)
+            shape = out[k + cfg.n_noise_bands :]
+        else:
+            h = self._mlp(self.layers, self._z)
+            heads = db * (self._heads[0] @ h + self._heads[1] - 1.0)
+            shape = self.shape[0] @ h + self.shape[1]
         amps_db, noise_db = heads[:k], heads[k:]
-        shape = self.shape[0] @ h + self.shape[1]
         lo, hi = LOBE_SCALE_RANGE
         b = MAX_INHARMONICITY / (1.0 + math.exp(-float(shape[0])))
         s = float(shape[1]) + math.log((1 - lo) / (hi - 1))

@@ -78,6 +78,44 @@ def mel_interpolation(n_bands: int, n_bins: int, sample_rate: int) -> np.ndarray
     return w.astype(np.float32)
 
 
+class AdditiveHeads(nn.Module):
+    """The additive decoder's network: sum_i g_i(z_i, cond) + bias -> head pre-activations [B, n_out].
+
+    Each latent dimension i has its own MLP g_i (LeakyReLU hidden layers `hidden`, a linear last layer without
+    bias; the one shared `bias` holds the constant). Why: a partial's level in dB is a sum of independent
+    terms (source slope, filter response, gain), and a decoder that can only add one layer per latent
+    penalises rotated mixtures of factors (additive-decoder identifiability, Lachapelle et al. 2023). The D
+    MLPs run as one batched contraction over weights [D, in, out] (einsum), not a loop of modules.
+    Parameters: `weights.<l>` [D, in, out], `biases.<l>` [D, out] (hidden layers only), `bias` [n_out].
+    """
+
+    def __init__(self, latent_dim: int, n_cond: int, hidden: tuple[int, ...], n_out: int):
+        super().__init__()
+        sizes = [1 + n_cond, *hidden, n_out]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for i, (n_in, n_o) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            # nn.Linear's init per latent; the last layer's by 1/sqrt(D) as D outputs are summed
+            bound = 1.0 / math.sqrt(n_in) / (math.sqrt(latent_dim) if i == len(sizes) - 2 else 1.0)
+            self.weights.append(nn.Parameter(torch.empty(latent_dim, n_in, n_o).uniform_(-bound, bound)))
+            if i < len(sizes) - 2:
+                self.biases.append(
+                    nn.Parameter(
+                        torch.empty(latent_dim, n_o).uniform_(-1 / math.sqrt(n_in), 1 / math.sqrt(n_in))
+                    )
+                )
+        self.bias = nn.Parameter(torch.zeros(n_out))
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """z [B, D], cond [B, n_cond] or None -> [B, n_out]."""
+        h = z[:, :, None]  # [B, D, 1]
+        if cond is not None:
+            h = torch.cat([h, cond[:, None, :].expand(-1, z.shape[1], -1)], dim=-1)
+        for w, b in zip(self.weights[:-1], self.biases, strict=True):
+            h = F.leaky_relu(torch.einsum("bdi,dio->bdo", h, w) + b)
+        return torch.einsum("bdi,dio->bo", h, self.weights[-1]) + self.bias
+
+
 class HarmonicDecoder(nn.Module):
     """z [B, latent_dim] (+ cond [B, 1] = log2(f0/f_ref)) -> model-space frame [B, n_bins] in [0, ~1].
 
@@ -91,23 +129,39 @@ class HarmonicDecoder(nn.Module):
         self.n_partials = cfg.partial_count
         self.n_bins = cfg.n_bins
         self.bin_hz = cfg.sample_rate / cfg.n_fft
-        hidden = cfg.hidden_sizes
-        self.trunk = mlp(
-            [cfg.latent_dim + cfg.n_cond, *reversed(hidden)], activation=nn.LeakyReLU, last_activation=True
+        n_out = self.n_partials + cfg.n_noise_bands + 3  # head rows: [amps | noise bands | shape]
+        # Start quiet and harmonic: partials 40 dB and noise 70 dB below the loudest training bin (which sits
+        # floor_db - db_range above the reference when floor_db is set, models/features.py), B ~ 0, lobes at
+        # their true width. Set in dB, not model-space units: with a wider db_range a fixed bias would start
+        # the noise so low that partial lobes mask it and its gradient vanishes.
+        headroom_db = cfg.floor_db - cfg.db_range if cfg.floor_db else 0.0
+        init_bias = torch.cat(
+            [
+                torch.full((self.n_partials,), 1.0 - (INIT_PARTIAL_DB - headroom_db) / cfg.db_range),
+                torch.full((cfg.n_noise_bands,), 1.0 - (INIT_NOISE_DB - headroom_db) / cfg.db_range),
+                torch.tensor([-6.0, 0.0, 0.0]),
+            ]
         )
-        h = hidden[0]
-        self.amp_head = nn.Linear(h, self.n_partials)
-        self.noise_head = nn.Linear(h, cfg.n_noise_bands)
-        self.shape_head = nn.Linear(h, 3)  # inharmonicity, lobe width, detune
-        with torch.no_grad():
-            # Start quiet and harmonic: partials 40 dB and noise 70 dB below the loudest training bin (which
-            # sits floor_db - db_range above the reference when floor_db is set, models/features.py), B ~ 0,
-            # lobes at their true width. Set in dB, not model-space units: with a wider db_range a fixed bias
-            # would start the noise so low that partial lobes mask it and its gradient vanishes.
-            headroom_db = cfg.floor_db - cfg.db_range if cfg.floor_db else 0.0
-            self.amp_head.bias.fill_(1.0 - (INIT_PARTIAL_DB - headroom_db) / cfg.db_range)
-            self.noise_head.bias.fill_(1.0 - (INIT_NOISE_DB - headroom_db) / cfg.db_range)
-            self.shape_head.bias.copy_(torch.tensor([-6.0, 0.0, 0.0]))
+        if cfg.decoder == "additive":
+            self.additive = AdditiveHeads(cfg.latent_dim, cfg.n_cond, cfg.additive_hidden_sizes, n_out)
+            with torch.no_grad():
+                self.additive.bias.copy_(init_bias)
+        else:
+            hidden = cfg.hidden_sizes
+            self.trunk = mlp(
+                [cfg.latent_dim + cfg.n_cond, *reversed(hidden)],
+                activation=nn.LeakyReLU,
+                last_activation=True,
+            )
+            h = hidden[0]
+            self.amp_head = nn.Linear(h, self.n_partials)
+            self.noise_head = nn.Linear(h, cfg.n_noise_bands)
+            self.shape_head = nn.Linear(h, 3)  # inharmonicity, lobe width, detune
+            with torch.no_grad():
+                k, nb = self.n_partials, cfg.n_noise_bands
+                self.amp_head.bias.copy_(init_bias[:k])
+                self.noise_head.bias.copy_(init_bias[k : k + nb])
+                self.shape_head.bias.copy_(init_bias[k + nb :])
         self.register_buffer("kernel", torch.from_numpy(window_kernel_table(cfg.window, cfg.n_fft)))
         self.register_buffer(
             "noise_interp",
@@ -127,15 +181,19 @@ class HarmonicDecoder(nn.Module):
         (within ± cfg.detune_cents: corrects a tracked f0's error; 0 when that is 0).
         """
         if cond is not None:
-            h = self.trunk(torch.cat([z, cond], dim=-1))
             f0_ratio = torch.exp2(cond[:, 0])
         else:
-            h = self.trunk(z)
             f0_ratio = torch.ones(z.shape[0], dtype=z.dtype, device=z.device)
         db = self.cfg.db_range
-        amps_db = db * (self.amp_head(h) - 1.0)
-        noise_db = db * (self.noise_head(h) - 1.0)
-        shape = self.shape_head(h)
+        if self.cfg.decoder == "additive":
+            out = self.additive(z, cond)
+            k, nb = self.n_partials, self.cfg.n_noise_bands
+            amp, noise, shape = out[:, :k], out[:, k : k + nb], out[:, k + nb :]
+        else:
+            h = self.trunk(z if cond is None else torch.cat([z, cond], dim=-1))
+            amp, noise, shape = self.amp_head(h), self.noise_head(h), self.shape_head(h)
+        amps_db = db * (amp - 1.0)
+        noise_db = db * (noise - 1.0)
         inharmonicity = MAX_INHARMONICITY * torch.sigmoid(shape[:, 0])
         lo, hi = LOBE_SCALE_RANGE
         lobe_scale = lo + (hi - lo) * torch.sigmoid(shape[:, 1] + math.log((1 - lo) / (hi - 1)))

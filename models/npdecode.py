@@ -5,8 +5,9 @@ as `load_checkpoint(path, tensors="numpy")` returns them) and reproduces `BetaVA
 `BetaVAE.controls(z, cond)` for a batch: the layers in float32 as torch, the rendering in float64 (equal to
 torch's float32 forward within float tolerance, tests/models/test_npdecode.py). Archs: mlp400, mlp (Linear +
 ReLU, the last layer linear; a sigmoid link for the Bernoulli likelihood) and harmonic (models/harmonic.py:
-a LeakyReLU trunk, three linear heads, partials drawn as window lobes and added in power with the
-mel-interpolated noise). conv has no numpy port (`UnsupportedArch`; use the torch model).
+a LeakyReLU trunk and three linear heads, or the additive decoder's per-latent MLPs summed; partials drawn
+as window lobes and added in power with the mel-interpolated noise). conv has no numpy port
+(`UnsupportedArch`; use the torch model).
 
 The one-vector live path is models/fastdecode.py's FastDecoder (same arrays, read and checked here, plus a
 numba render kernel); this module is the batch path (reports, resynthesis) of a torch-free Instrument.
@@ -85,22 +86,26 @@ class NumpyDecoder:
             self.layers = _linear_stack(state, "decoder.net")
             _chain(self.layers, self.n_in, cfg.n_bins, "decoder.net")
             return
-        self.trunk = _linear_stack(state, "decoder.trunk")
-        hidden = self.trunk[-1][0].shape[0]
-        _chain(self.trunk, self.n_in, hidden, "decoder.trunk")
         self.n_partials = cfg.partial_count
-        heads = []
-        for n_out, what in (
-            (self.n_partials, "amp_head"),
-            (cfg.n_noise_bands, "noise_head"),
-            (3, "shape_head"),
-        ):
-            w, b = _linear(state, f"decoder.{what}")
-            if w.shape != (n_out, hidden):
-                raise ValueError(f"decoder.{what} is {w.shape}, expected {(n_out, hidden)}")
-            heads.append((w, b))
-        # The three heads as one layer (one matmul): rows [amps | noise bands | shape (B, lobe, detune)].
-        self.heads = (np.concatenate([w for w, _ in heads]), np.concatenate([b for _, b in heads]))
+        self.trunk = self.heads = self.additive = None
+        if cfg.decoder == "additive":
+            self.additive = _additive_layers(state, cfg, self.n_partials + cfg.n_noise_bands + 3)
+        else:
+            self.trunk = _linear_stack(state, "decoder.trunk")
+            hidden = self.trunk[-1][0].shape[0]
+            _chain(self.trunk, self.n_in, hidden, "decoder.trunk")
+            heads = []
+            for n_out, what in (
+                (self.n_partials, "amp_head"),
+                (cfg.n_noise_bands, "noise_head"),
+                (3, "shape_head"),
+            ):
+                w, b = _linear(state, f"decoder.{what}")
+                if w.shape != (n_out, hidden):
+                    raise ValueError(f"decoder.{what} is {w.shape}, expected {(n_out, hidden)}")
+                heads.append((w, b))
+            # The three heads as one layer (one matmul): rows [amps | noise bands | shape (B, lobe, detune)].
+            self.heads = (np.concatenate([w for w, _ in heads]), np.concatenate([b for _, b in heads]))
         try:
             self.kernel = np.asarray(state["decoder.kernel"], dtype=np.float64)
             self.noise_interp = np.asarray(state["decoder.noise_interp"], dtype=np.float32)
@@ -141,12 +146,8 @@ class NumpyDecoder:
                 f"arch {self.cfg.arch!r} has no parametric controls; decode() gives its spectrum"
             )
         x = self._inputs(z, cond)
-        h = x
-        for w, b in self.trunk:
-            h = h @ w.T + b
-            h = np.maximum(h, LEAKY_SLOPE * h)  # LeakyReLU (slope < 1)
         db = self.cfg.db_range
-        out = (h @ self.heads[0].T + self.heads[1]).astype(np.float64)
+        out = self.head_outputs(x).astype(np.float64)
         k, n_bands = self.n_partials, self.cfg.n_noise_bands
         shape = out[:, k + n_bands :]
         lo, hi = LOBE_SCALE_RANGE
@@ -164,6 +165,17 @@ class NumpyDecoder:
             "f0_ratio": f0_ratio,
             "detune_cents": detune,
         }
+
+    def head_outputs(self, x: np.ndarray) -> np.ndarray:
+        """Harmonic arch: the heads' pre-activations float32 [B, K + n_noise_bands + 3], rows [amps | noise
+        bands | shape (B, lobe, detune)], for inputs x = [z | cond] float32 [B, latent_dim + n_cond]."""
+        if self.additive is not None:
+            return additive_forward(self.additive, x, self.cfg.latent_dim)
+        h = x
+        for w, b in self.trunk:
+            h = h @ w.T + b
+            h = np.maximum(h, LEAKY_SLOPE * h)  # LeakyReLU (slope < 1)
+        return h @ self.heads[0].T + self.heads[1]
 
     def render(self, c: dict) -> np.ndarray:
         """Linear magnitudes [B, n_bins] (re the reference level) of harmonic controls `c`: each partial's
@@ -211,6 +223,51 @@ class NumpyDecoder:
         if cfg.likelihood == "bernoulli":
             h = _sigmoid(h)
         return h.astype(np.float32)
+
+
+def _additive_layers(state: Mapping[str, np.ndarray], cfg: ModelConfig, n_out: int):
+    """The additive decoder's arrays (models/harmonic.AdditiveHeads), checked against cfg: (weights [[D, in,
+    out] float32 per layer], biases [[D, out] per hidden layer], bias [n_out])."""
+    d = cfg.latent_dim
+    sizes = [1 + cfg.n_cond, *cfg.additive_hidden_sizes, n_out]
+    weights, biases = [], []
+    try:
+        for i, (n_in, n_o) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            w = np.asarray(state[f"decoder.additive.weights.{i}"], dtype=np.float32)
+            if w.shape != (d, n_in, n_o):
+                raise ValueError(f"decoder.additive.weights.{i} is {w.shape}, expected {(d, n_in, n_o)}")
+            weights.append(w)
+            if i < len(sizes) - 2:
+                b = np.asarray(state[f"decoder.additive.biases.{i}"], dtype=np.float32)
+                if b.shape != (d, n_o):
+                    raise ValueError(f"decoder.additive.biases.{i} is {b.shape}, expected {(d, n_o)}")
+                biases.append(b)
+        bias = np.asarray(state["decoder.additive.bias"], dtype=np.float32)
+    except KeyError as e:
+        raise ValueError(f"missing array {e.args[0]}") from None
+    if f"decoder.additive.weights.{len(sizes) - 1}" in state:
+        raise ValueError("decoder.additive has more layers than additive_hidden says")
+    if bias.shape != (n_out,):
+        raise ValueError(f"decoder.additive.bias is {bias.shape}, expected ({n_out},)")
+    if not all(np.isfinite(a).all() for a in (*weights, *biases, bias)):
+        raise ValueError("decoder.additive holds NaN or inf")
+    return weights, biases, bias
+
+
+def additive_forward(layers, x: np.ndarray, latent_dim: int) -> np.ndarray:
+    """sum_i g_i(z_i, cond) + bias for x = [z | cond] float32 [B, latent_dim + n_cond] -> float32 [B, n_out]
+    (models/harmonic.AdditiveHeads in numpy). Real-time safe: no (allocates)."""
+    weights, biases, bias = layers
+    z, cond = x[:, :latent_dim], x[:, latent_dim:]
+    h = z[:, :, None]  # [B, D, 1]
+    if cond.shape[1]:
+        h = np.concatenate(
+            [h, np.broadcast_to(cond[:, None, :], (x.shape[0], latent_dim, cond.shape[1]))], -1
+        )
+    for w, b in zip(weights[:-1], biases, strict=True):
+        h = np.matmul(h.transpose(1, 0, 2), w).transpose(1, 0, 2) + b  # per latent d: [B, in] @ [in, out]
+        h = np.maximum(h, LEAKY_SLOPE * h)
+    return np.einsum("bdi,dio->bo", h, weights[-1]) + bias
 
 
 def _sigmoid1(x: float) -> float:

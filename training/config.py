@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from vaesynth.errors import UserError
-from vaesynth.models.config import TC_ESTIMATORS
+from vaesynth.models.config import DECODERS, TC_ESTIMATORS
 
 LR_SCHEDULES = ("cosine", "constant")
 
@@ -41,6 +41,8 @@ FIXED_ON_RESUME = (
     "frame_floor_db",
     "encoder_hidden",
     "censored_floor",
+    "decoder",
+    "additive_hidden",
 )
 
 
@@ -68,6 +70,9 @@ class TrainConfig:
       encoder is not run at play time, so its width costs no decode time).
     censored_floor: bins at a floor cost only where the decoder draws them above it (ModelConfig field;
       default False: every bin two-sided).
+    decoder, additive_hidden: the harmonic decoder's network, ModelConfig fields: "trunk" (default) or
+      "additive" (one small MLP per latent, their outputs summed), and the additive one's hidden sizes per
+      latent (empty = ModelConfig's default). Left out of `to_dict` at their defaults.
     lr_schedule: "cosine" (lr decays from `lr` to 0 over the run: lr · ½(1 + cos(π · step / total_steps)))
       or "constant". A function of the step only, so resuming needs no scheduler state.
     resume: continue from the checkpoint at `out`. slim: drop optimizer/RNG state from the final file.
@@ -109,6 +114,8 @@ class TrainConfig:
     frame_floor_db: float = 0.0
     encoder_hidden: tuple[int, ...] = ()
     censored_floor: bool = False
+    decoder: str = "trunk"
+    additive_hidden: tuple[int, ...] = ()
     resume: bool = False
     slim: bool = False
     ddp: int = 1
@@ -118,6 +125,7 @@ class TrainConfig:
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
+        object.__setattr__(self, "additive_hidden", tuple(int(h) for h in self.additive_hidden))
         checks = [
             (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
@@ -139,6 +147,9 @@ class TrainConfig:
             (self.frame_floor_db >= 0, f"--frame-floor-db must be >= 0, got {self.frame_floor_db}"),
             (self.grad_clip >= 0, f"--grad-clip must be >= 0, got {self.grad_clip}"),
             (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}"),
+            (self.decoder in DECODERS, f"--decoder must be one of {', '.join(DECODERS)}"),
+            (self.decoder == "trunk" or self.arch == "harmonic", "--decoder additive needs --arch harmonic"),
+            (min(self.additive_hidden, default=1) >= 1, "--additive-hidden takes positive sizes"),
         ]
         for ok, message in checks:
             if not ok:
@@ -153,12 +164,18 @@ class TrainConfig:
             del d["encoder_hidden"]  # absent = default: checkpoints of runs without it stay identical
         if not self.censored_floor:
             del d["censored_floor"]
+        if self.decoder == "trunk":
+            del d["decoder"]
+        if self.additive_hidden:
+            d["additive_hidden"] = list(self.additive_hidden)
+        else:
+            del d["additive_hidden"]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
-        tuples = ("hidden", "encoder_hidden")
+        tuples = ("hidden", "encoder_hidden", "additive_hidden")
         return cls(**{k: (tuple(v) if k in tuples else v) for k, v in d.items() if k in known})
 
     def resumed_with(self, overrides: dict) -> "TrainConfig":
@@ -169,7 +186,11 @@ class TrainConfig:
         """
         for key in FIXED_ON_RESUME:
             if key in overrides and overrides[key] is not None:
-                new = tuple(overrides[key]) if key in ("hidden", "encoder_hidden") else overrides[key]
+                new = (
+                    tuple(overrides[key])
+                    if key in ("hidden", "encoder_hidden", "additive_hidden")
+                    else overrides[key]
+                )
                 if key == "data":
                     from vaesynth.training.evaluation import canonical_spec
 

@@ -93,6 +93,8 @@ def model_config_for(cfg: TrainConfig, spectral, f_ref_hz: float) -> ModelConfig
             dwkl_beta=cfg.dwkl_beta,
             encoder_hidden=cfg.encoder_hidden,
             censored_floor=cfg.censored_floor,
+            decoder=cfg.decoder,
+            additive_hidden=cfg.additive_hidden,
         )
     except ValueError as e:
         raise UserError(str(e).splitlines()[0]) from None

@@ -27,6 +27,8 @@ OPTION_FIELDS = {
     "hidden": "hidden",
     "encoder_hidden": "encoder_hidden",
     "censored_floor": "censored_floor",
+    "decoder": "decoder",
+    "additive_hidden": "additive_hidden",
     "pitch_mode": "pitch_mode",
     "f_ref_hz": "f_ref_hz",
     "grad_clip": "grad_clip",
@@ -59,7 +61,7 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 
 def register(sub):
-    from vaesynth.models.config import ARCHS, LIKELIHOODS, PITCH_MODES, TC_ESTIMATORS
+    from vaesynth.models.config import ARCHS, DECODERS, LIKELIHOODS, PITCH_MODES, TC_ESTIMATORS
 
     p = sub.add_parser(
         "train",
@@ -97,6 +99,21 @@ def register(sub):
         default=None,
         metavar="N,N,...",
         help="the encoder's hidden sizes (default: those of --hidden); not run at play time",
+    )
+    p.add_argument(
+        "--decoder",
+        choices=DECODERS,
+        default=None,
+        help="the harmonic decoder's network: trunk (one MLP of all latents, default) or additive (one small "
+        "MLP per latent, their dB outputs summed: each latent can only add its own layer, which favours "
+        "disentangled factors)",
+    )
+    p.add_argument(
+        "--additive-hidden",
+        type=_hidden,
+        default=None,
+        metavar="N,N,...",
+        help="with --decoder additive: hidden sizes of each latent's MLP (default 64,64)",
     )
     p.add_argument(
         "--censored-floor",
