@@ -271,6 +271,8 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
         opened.append(server.audio.stop)
         if rt:  # now that every thread of ours runs: the control/OSC/recorder threads a step below
             promote_threads(engine._thread, args.rt_priority)
+        server.gc.start()  # the start-up heap out of the collector's reach (live/gcwatch.py)
+        opened.insert(0, server.gc.stop)  # undone last, after the stream has closed
         t_ready = time.perf_counter()
 
         age = _process_age_s()
@@ -327,7 +329,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
         f"stopped: {info['xruns']} xruns (+ {info['device_xruns']} reported by the device) in "
         f"{info['callbacks']} callbacks, {info['frames_played'] / rate:.1f} s played, "
         f"{info['rewinds']} events rewound into the next block ({info['rewind_misses']} too late), "
-        f"{info['dropped_total']} messages dropped"
+        f"{info['dropped_total']} messages dropped, longest GC pause {info['gc']['longest_ms']:.1f} ms"
         + (f", recording {args.record} finalised" if args.record else "")
     )
     return 0

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vaesynth.live.feedback import Feedback, SpectrumBands
+from vaesynth.live.gcwatch import GcWatch
 from vaesynth.live.knobmap import KnobMap, parse_target
 from vaesynth.live.midi import parse_midi
 from vaesynth.live.osc import encode_message
@@ -91,6 +92,7 @@ class Server:
         self.midi = None  # live.midi.MidiInput
         self.audio = None  # live.audio.AudioOut
         self.recorder = None
+        self.gc = GcWatch()  # serve starts it once everything runs
         self.probe_receive: list | None = None  # benchmarks: (t_recv, address) of note messages
         self.counts: Counter = Counter()  # control thread: received / applied / dropped per source
         self.midi_dropped: Counter = Counter()  # control thread: by reason
@@ -311,6 +313,7 @@ class Server:
             "device_xruns": eng.device_xruns,
             "rewinds": eng.rewinds,
             "rewind_misses": eng.rewind_misses,
+            "gc": self.gc.info(),
             "audio_callback": getattr(self.audio, "callback_kind", None),
             "callbacks": eng.callbacks,
             "frames_played": self.audio.frames_played if self.audio is not None else 0,
