@@ -89,6 +89,11 @@ class ModelConfig:
       layer; models/harmonic.py). Left out of `to_dict` while "trunk".
     additive_hidden: hidden sizes of each per-latent MLP of the additive decoder; empty =
       DEFAULT_ADDITIVE_HIDDEN. Left out of `to_dict` while empty.
+    additive_gain: hidden width of the additive decoder's gain network, one MLP of all latents (+ cond) whose
+      one output (dB / db_range) is added to every partial and noise band; 0 = none (left out of `to_dict`).
+      Why: a level normalisation (toy:additive4's constant RMS) makes the overall gain a function of every
+      factor at once, which a sum of per-latent terms cannot draw; one shared scalar can, and can only move
+      the whole frame's level.
     """
 
     arch: str = "harmonic"
@@ -122,6 +127,7 @@ class ModelConfig:
     censored_floor: bool = False
     decoder: str = "trunk"
     additive_hidden: tuple[int, ...] = ()
+    additive_gain: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -131,6 +137,10 @@ class ModelConfig:
             raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
         if self.decoder != "trunk" and self.arch != "harmonic":
             raise ValueError(f"decoder {self.decoder!r} needs arch 'harmonic', got {self.arch!r}")
+        if self.additive_gain < 0 or (self.additive_gain and self.decoder != "additive"):
+            raise ValueError(
+                f"additive_gain must be >= 0 and needs decoder 'additive', got {self.additive_gain}"
+            )
         if any(h < 1 for h in self.additive_hidden):
             raise ValueError(f"additive_hidden sizes must be >= 1, got {self.additive_hidden}")
         if self.arch not in ARCHS:
@@ -220,6 +230,8 @@ class ModelConfig:
             d["additive_hidden"] = list(self.additive_hidden)
         else:
             del d["additive_hidden"]
+        if not self.additive_gain:
+            del d["additive_gain"]
         return d
 
     @classmethod

@@ -87,10 +87,26 @@ class AdditiveHeads(nn.Module):
     penalises rotated mixtures of factors (additive-decoder identifiability, Lachapelle et al. 2023). The D
     MLPs run as one batched contraction over weights [D, in, out] (einsum), not a loop of modules.
     Parameters: `weights.<l>` [D, in, out], `biases.<l>` [D, out] (hidden layers only), `bias` [n_out].
+    gain_hidden > 0 adds `gain` (Linear(D + n_cond, gain_hidden), LeakyReLU, Linear(gain_hidden, 1)), one
+    scalar of all latents added to the first n_gain outputs (the partials' and noise bands' levels).
     """
 
-    def __init__(self, latent_dim: int, n_cond: int, hidden: tuple[int, ...], n_out: int):
+    def __init__(
+        self,
+        latent_dim: int,
+        n_cond: int,
+        hidden: tuple[int, ...],
+        n_out: int,
+        gain_hidden: int = 0,
+        n_gain: int = 0,
+    ):
         super().__init__()
+        self.n_gain = n_gain
+        self.gain = None
+        if gain_hidden:
+            self.gain = nn.Sequential(
+                nn.Linear(latent_dim + n_cond, gain_hidden), nn.LeakyReLU(), nn.Linear(gain_hidden, 1)
+            )
         sizes = [1 + n_cond, *hidden, n_out]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -113,7 +129,11 @@ class AdditiveHeads(nn.Module):
             h = torch.cat([h, cond[:, None, :].expand(-1, z.shape[1], -1)], dim=-1)
         for w, b in zip(self.weights[:-1], self.biases, strict=True):
             h = F.leaky_relu(torch.einsum("bdi,dio->bdo", h, w) + b)
-        return torch.einsum("bdi,dio->bo", h, self.weights[-1]) + self.bias
+        out = torch.einsum("bdi,dio->bo", h, self.weights[-1]) + self.bias
+        if self.gain is not None:
+            g = self.gain(z if cond is None else torch.cat([z, cond], dim=-1))
+            out = torch.cat([out[:, : self.n_gain] + g, out[:, self.n_gain :]], dim=-1)
+        return out
 
 
 class HarmonicDecoder(nn.Module):
@@ -143,7 +163,14 @@ class HarmonicDecoder(nn.Module):
             ]
         )
         if cfg.decoder == "additive":
-            self.additive = AdditiveHeads(cfg.latent_dim, cfg.n_cond, cfg.additive_hidden_sizes, n_out)
+            self.additive = AdditiveHeads(
+                cfg.latent_dim,
+                cfg.n_cond,
+                cfg.additive_hidden_sizes,
+                n_out,
+                gain_hidden=cfg.additive_gain,
+                n_gain=self.n_partials + cfg.n_noise_bands,
+            )
             with torch.no_grad():
                 self.additive.bias.copy_(init_bias)
         else:

@@ -227,7 +227,8 @@ class NumpyDecoder:
 
 def _additive_layers(state: Mapping[str, np.ndarray], cfg: ModelConfig, n_out: int):
     """The additive decoder's arrays (models/harmonic.AdditiveHeads), checked against cfg: (weights [[D, in,
-    out] float32 per layer], biases [[D, out] per hidden layer], bias [n_out])."""
+    out] float32 per layer], biases [[D, out] per hidden layer], bias [n_out], gain [(weight, bias)] or None,
+    n_gain: the outputs the gain moves)."""
     d = cfg.latent_dim
     sizes = [1 + cfg.n_cond, *cfg.additive_hidden_sizes, n_out]
     weights, biases = [], []
@@ -251,13 +252,23 @@ def _additive_layers(state: Mapping[str, np.ndarray], cfg: ModelConfig, n_out: i
         raise ValueError(f"decoder.additive.bias is {bias.shape}, expected ({n_out},)")
     if not all(np.isfinite(a).all() for a in (*weights, *biases, bias)):
         raise ValueError("decoder.additive holds NaN or inf")
-    return weights, biases, bias
+    gain = None
+    if cfg.additive_gain:
+        gain = _linear_stack(state, "decoder.additive.gain")
+        _chain(gain, d + cfg.n_cond, 1, "decoder.additive.gain")
+        if gain[0][0].shape[0] != cfg.additive_gain:
+            raise ValueError(
+                f"decoder.additive.gain is {gain[0][0].shape[0]} wide, expected {cfg.additive_gain}"
+            )
+    elif any(k.startswith("decoder.additive.gain.") for k in state):
+        raise ValueError("decoder.additive.gain is present but additive_gain is 0")
+    return weights, biases, bias, gain, n_out - 3
 
 
 def additive_forward(layers, x: np.ndarray, latent_dim: int) -> np.ndarray:
     """sum_i g_i(z_i, cond) + bias for x = [z | cond] float32 [B, latent_dim + n_cond] -> float32 [B, n_out]
     (models/harmonic.AdditiveHeads in numpy). Real-time safe: no (allocates)."""
-    weights, biases, bias = layers
+    weights, biases, bias, gain, n_gain = layers
     z, cond = x[:, :latent_dim], x[:, latent_dim:]
     h = z[:, :, None]  # [B, D, 1]
     if cond.shape[1]:
@@ -267,7 +278,15 @@ def additive_forward(layers, x: np.ndarray, latent_dim: int) -> np.ndarray:
     for w, b in zip(weights[:-1], biases, strict=True):
         h = np.matmul(h.transpose(1, 0, 2), w).transpose(1, 0, 2) + b  # per latent d: [B, in] @ [in, out]
         h = np.maximum(h, LEAKY_SLOPE * h)
-    return np.einsum("bdi,dio->bo", h, weights[-1]) + bias
+    out = np.einsum("bdi,dio->bo", h, weights[-1]) + bias
+    if gain is not None:
+        g = x
+        for i, (w, b) in enumerate(gain):
+            g = g @ w.T + b
+            if i < len(gain) - 1:
+                g = np.maximum(g, LEAKY_SLOPE * g)
+        out[:, :n_gain] += g
+    return out
 
 
 def _sigmoid1(x: float) -> float:

@@ -43,6 +43,7 @@ FIXED_ON_RESUME = (
     "censored_floor",
     "decoder",
     "additive_hidden",
+    "additive_gain",
 )
 
 
@@ -72,7 +73,8 @@ class TrainConfig:
       default False: every bin two-sided).
     decoder, additive_hidden: the harmonic decoder's network, ModelConfig fields: "trunk" (default) or
       "additive" (one small MLP per latent, their outputs summed), and the additive one's hidden sizes per
-      latent (empty = ModelConfig's default). Left out of `to_dict` at their defaults.
+      latent (empty = ModelConfig's default); additive_gain: width of its gain network of all latents (one
+      level for the whole frame; 0 = none). Left out of `to_dict` at their defaults.
     lr_schedule: "cosine" (lr decays from `lr` to 0 over the run: lr · ½(1 + cos(π · step / total_steps)))
       or "constant". A function of the step only, so resuming needs no scheduler state.
     resume: continue from the checkpoint at `out`. slim: drop optimizer/RNG state from the final file.
@@ -116,6 +118,7 @@ class TrainConfig:
     censored_floor: bool = False
     decoder: str = "trunk"
     additive_hidden: tuple[int, ...] = ()
+    additive_gain: int = 0
     resume: bool = False
     slim: bool = False
     ddp: int = 1
@@ -150,6 +153,10 @@ class TrainConfig:
             (self.decoder in DECODERS, f"--decoder must be one of {', '.join(DECODERS)}"),
             (self.decoder == "trunk" or self.arch == "harmonic", "--decoder additive needs --arch harmonic"),
             (min(self.additive_hidden, default=1) >= 1, "--additive-hidden takes positive sizes"),
+            (
+                self.additive_gain == 0 or (self.additive_gain > 0 and self.decoder == "additive"),
+                "--additive-gain must be >= 0 and needs --decoder additive",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -170,6 +177,8 @@ class TrainConfig:
             d["additive_hidden"] = list(self.additive_hidden)
         else:
             del d["additive_hidden"]
+        if not self.additive_gain:
+            del d["additive_gain"]
         return d
 
     @classmethod

@@ -95,6 +95,7 @@ def model_config_for(cfg: TrainConfig, spectral, f_ref_hz: float) -> ModelConfig
             censored_floor=cfg.censored_floor,
             decoder=cfg.decoder,
             additive_hidden=cfg.additive_hidden,
+            additive_gain=cfg.additive_gain,
         )
     except ValueError as e:
         raise UserError(str(e).splitlines()[0]) from None

@@ -71,6 +71,23 @@ def test_additive_heads_have_no_cross_latent_interaction_unlike_the_trunk():
     assert mixed["trunk"] > 1e-2
 
 
+def test_additive_gain_interaction_is_one_level_for_all_partials_and_bands():
+    # With the gain network the cross-latent part is one scalar: the same for every partial and noise band
+    # (spread 0 across them) and absent from the shape outputs (B, lobe width, detune).
+    cfg, model, _ = _random_model(5, additive_gain=8)
+    n_gain = cfg.partial_count + cfg.n_noise_bands
+    z = torch.from_numpy(np.random.default_rng(2).standard_normal((16, 4)).astype(np.float32))
+    zi, zj, zij = z.clone(), z.clone(), z.clone()
+    zi[:, 0] += 1.5
+    zj[:, 2] -= 1.1
+    zij[:, 0] += 1.5
+    zij[:, 2] -= 1.1
+    d2 = _heads(model, zij) - _heads(model, zi) - _heads(model, zj) + _heads(model, z)
+    assert float(np.abs(d2[:, :n_gain]).max()) > 1e-3  # the gain does interact
+    assert float(np.ptp(d2[:, :n_gain], axis=1).max()) < 1e-5
+    assert float(np.abs(d2[:, n_gain:]).max()) < 1e-5
+
+
 def test_additive_heads_match_a_per_latent_loop_of_linear_layers():
     cfg, model, _ = _random_model(4, pitch_mode="condition")
     heads = model.decoder.additive
@@ -97,6 +114,8 @@ def test_additive_heads_match_a_per_latent_loop_of_linear_layers():
             dict(likelihood="bernoulli", pitch_mode="condition", detune_cents=20.0, additive_hidden=(12,)),
             id="cond-one-layer",
         ),
+        pytest.param(dict(additive_gain=8), id="gain"),
+        pytest.param(dict(additive_gain=6, pitch_mode="condition"), id="gain-cond"),
     ],
 )
 def test_additive_numpy_and_fast_decoders_match_torch(overrides):

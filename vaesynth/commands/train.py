@@ -29,6 +29,7 @@ OPTION_FIELDS = {
     "censored_floor": "censored_floor",
     "decoder": "decoder",
     "additive_hidden": "additive_hidden",
+    "additive_gain": "additive_gain",
     "pitch_mode": "pitch_mode",
     "f_ref_hz": "f_ref_hz",
     "grad_clip": "grad_clip",
@@ -114,6 +115,14 @@ def register(sub):
         default=None,
         metavar="N,N,...",
         help="with --decoder additive: hidden sizes of each latent's MLP (default 64,64)",
+    )
+    p.add_argument(
+        "--additive-gain",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --decoder additive: width of a small network of all latents that sets one level for the "
+        "whole frame (for level-normalised data); default 0 = none",
     )
     p.add_argument(
         "--censored-floor",
