@@ -102,6 +102,48 @@ def test_rewound_stream_equals_offline_render_with_each_event_at_the_next_block(
     np.testing.assert_array_equal(np.concatenate(got), ref)
 
 
+def test_an_overdue_callback_gets_two_blocks_rewound_for_its_catch_up():
+    """A device that wakes late follows the late callback with a catch-up one at once (JACK: 8 ms, then
+    0.1 ms), before the render thread can top up: when the last callback began more than a block ago, a
+    rewind queues two blocks, so both back-to-back callbacks play the event, without an underrun, exactly as
+    offline. On time, one block is queued (the sooner swap)."""
+    live = two_oscbank_engine(BLOCK, polyphony=6, rewind=True, lead_samples=4 * BLOCK)
+    out = np.zeros((BLOCK, 1), np.float32)
+    got = []
+    post(live, ("note_on", 60, 100))
+    live.pump()
+    for _ in range(3):
+        live.audio_callback(out, BLOCK, None, None)
+        got.append(out[:, 0].copy())
+        live.pump()
+    at = 3 * BLOCK  # the first block not yet played
+    post(live, ("note_on", 64, 90))
+    assert live.respeculate()  # the callback began just now: on time
+    assert live.ring.available() == BLOCK
+    live.pump()
+    live.audio_callback(out, BLOCK, None, None)
+    got.append(out[:, 0].copy())
+    live.pump()
+    live._callback_time[0] -= 2.5 * BLOCK / SR  # the device is late
+    post(live, ("set_timbre", SQUARE))
+    assert live.respeculate()
+    assert live.ring.available() == 2 * BLOCK
+    for _ in range(2):  # the late callback and its catch-up, no pump between them
+        live.audio_callback(out, BLOCK, None, None)
+        got.append(out[:, 0].copy())
+    assert live.xruns == 0
+    for _ in range(4):
+        live.pump()
+        live.audio_callback(out, BLOCK, None, None)
+        got.append(out[:, 0].copy())
+
+    offline = two_oscbank_engine(BLOCK, polyphony=6)
+    offline.note_on(60, 100, at_sample=0)
+    offline.note_on(64, 90, at_sample=at)
+    offline.set_timbre(SQUARE, at_sample=at + BLOCK)
+    np.testing.assert_array_equal(np.concatenate(got), offline.process(len(got) * BLOCK))
+
+
 def test_an_event_the_callback_beats_lands_whole_after_the_queued_blocks():
     """The reader is mid-block (BUSY) when the render thread tries: no swap, the state goes back to the end of
     the queue, and the event is applied at the first chunk rendered after it; nothing is lost or doubled."""
