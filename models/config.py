@@ -89,6 +89,9 @@ class ModelConfig:
       layer; models/harmonic.py). Left out of `to_dict` while "trunk".
     additive_hidden: hidden sizes of each per-latent MLP of the additive decoder; empty =
       DEFAULT_ADDITIVE_HIDDEN. Left out of `to_dict` while empty.
+    additive_block: latents per MLP of the additive decoder (1 = one per latent; 2 = pairs z_0 z_1, z_2 z_3,
+      ...: a block-additive decoder, whose blocks can draw a joint effect of two factors, e.g. a filter's
+      cut-off and Q); latent_dim must be a multiple of it. Left out of `to_dict` while 1.
     additive_gain: hidden width of the additive decoder's gain network, one MLP of all latents (+ cond) whose
       one output (dB / db_range) is added to every partial and noise band; 0 = none (left out of `to_dict`).
       Why: a level normalisation (toy:additive4's constant RMS) makes the overall gain a function of every
@@ -128,6 +131,7 @@ class ModelConfig:
     decoder: str = "trunk"
     additive_hidden: tuple[int, ...] = ()
     additive_gain: int = 0
+    additive_block: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -141,6 +145,12 @@ class ModelConfig:
             raise ValueError(
                 f"additive_gain must be >= 0 and needs decoder 'additive', got {self.additive_gain}"
             )
+        if self.additive_block < 1 or self.latent_dim % self.additive_block:
+            raise ValueError(
+                f"additive_block must divide latent_dim {self.latent_dim}, got {self.additive_block}"
+            )
+        if self.additive_block != 1 and self.decoder != "additive":
+            raise ValueError("additive_block needs decoder 'additive'")
         if any(h < 1 for h in self.additive_hidden):
             raise ValueError(f"additive_hidden sizes must be >= 1, got {self.additive_hidden}")
         if self.arch not in ARCHS:
@@ -232,6 +242,8 @@ class ModelConfig:
             del d["additive_hidden"]
         if not self.additive_gain:
             del d["additive_gain"]
+        if self.additive_block == 1:
+            del d["additive_block"]
         return d
 
     @classmethod

@@ -81,12 +81,14 @@ def mel_interpolation(n_bands: int, n_bins: int, sample_rate: int) -> np.ndarray
 class AdditiveHeads(nn.Module):
     """The additive decoder's network: sum_i g_i(z_i, cond) + bias -> head pre-activations [B, n_out].
 
-    Each latent dimension i has its own MLP g_i (LeakyReLU hidden layers `hidden`, a linear last layer without
+    Each latent dimension i (or block of `block` consecutive latents: a block-additive decoder) has its own
+    MLP g_i (LeakyReLU hidden layers `hidden`, a linear last layer without
     bias; the one shared `bias` holds the constant). Why: a partial's level in dB is a sum of independent
     terms (source slope, filter response, gain), and a decoder that can only add one layer per latent
     penalises rotated mixtures of factors (additive-decoder identifiability, Lachapelle et al. 2023). The D
     MLPs run as one batched contraction over weights [D, in, out] (einsum), not a loop of modules.
-    Parameters: `weights.<l>` [D, in, out], `biases.<l>` [D, out] (hidden layers only), `bias` [n_out].
+    Parameters: `weights.<l>` [G, in, out], `biases.<l>` [G, out] (hidden layers only), `bias` [n_out], G =
+    D / block groups, in = block + n_cond for the first layer.
     gain_hidden > 0 adds `gain` (Linear(D + n_cond, gain_hidden), LeakyReLU, Linear(gain_hidden, 1)), one
     scalar of all latents added to the first n_gain outputs (the partials' and noise bands' levels).
     """
@@ -99,34 +101,39 @@ class AdditiveHeads(nn.Module):
         n_out: int,
         gain_hidden: int = 0,
         n_gain: int = 0,
+        block: int = 1,
     ):
         super().__init__()
+        if latent_dim % block:
+            raise ValueError(f"latent_dim {latent_dim} is not a multiple of the block size {block}")
+        self.block = block
+        n_groups = latent_dim // block
         self.n_gain = n_gain
         self.gain = None
         if gain_hidden:
             self.gain = nn.Sequential(
                 nn.Linear(latent_dim + n_cond, gain_hidden), nn.LeakyReLU(), nn.Linear(gain_hidden, 1)
             )
-        sizes = [1 + n_cond, *hidden, n_out]
+        sizes = [block + n_cond, *hidden, n_out]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for i, (n_in, n_o) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             # nn.Linear's init per latent; the last layer's by 1/sqrt(D) as D outputs are summed
-            bound = 1.0 / math.sqrt(n_in) / (math.sqrt(latent_dim) if i == len(sizes) - 2 else 1.0)
-            self.weights.append(nn.Parameter(torch.empty(latent_dim, n_in, n_o).uniform_(-bound, bound)))
+            bound = 1.0 / math.sqrt(n_in) / (math.sqrt(n_groups) if i == len(sizes) - 2 else 1.0)
+            self.weights.append(nn.Parameter(torch.empty(n_groups, n_in, n_o).uniform_(-bound, bound)))
             if i < len(sizes) - 2:
                 self.biases.append(
                     nn.Parameter(
-                        torch.empty(latent_dim, n_o).uniform_(-1 / math.sqrt(n_in), 1 / math.sqrt(n_in))
+                        torch.empty(n_groups, n_o).uniform_(-1 / math.sqrt(n_in), 1 / math.sqrt(n_in))
                     )
                 )
         self.bias = nn.Parameter(torch.zeros(n_out))
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """z [B, D], cond [B, n_cond] or None -> [B, n_out]."""
-        h = z[:, :, None]  # [B, D, 1]
+        h = z.reshape(z.shape[0], -1, self.block)  # [B, D / block, block]
         if cond is not None:
-            h = torch.cat([h, cond[:, None, :].expand(-1, z.shape[1], -1)], dim=-1)
+            h = torch.cat([h, cond[:, None, :].expand(-1, h.shape[1], -1)], dim=-1)
         for w, b in zip(self.weights[:-1], self.biases, strict=True):
             h = F.leaky_relu(torch.einsum("bdi,dio->bdo", h, w) + b)
         out = torch.einsum("bdi,dio->bo", h, self.weights[-1]) + self.bias
@@ -170,6 +177,7 @@ class HarmonicDecoder(nn.Module):
                 n_out,
                 gain_hidden=cfg.additive_gain,
                 n_gain=self.n_partials + cfg.n_noise_bands,
+                block=cfg.additive_block,
             )
             with torch.no_grad():
                 self.additive.bias.copy_(init_bias)

@@ -229,8 +229,8 @@ def _additive_layers(state: Mapping[str, np.ndarray], cfg: ModelConfig, n_out: i
     """The additive decoder's arrays (models/harmonic.AdditiveHeads), checked against cfg: (weights [[D, in,
     out] float32 per layer], biases [[D, out] per hidden layer], bias [n_out], gain [(weight, bias)] or None,
     n_gain: the outputs the gain moves)."""
-    d = cfg.latent_dim
-    sizes = [1 + cfg.n_cond, *cfg.additive_hidden_sizes, n_out]
+    d = cfg.latent_dim // cfg.additive_block  # groups
+    sizes = [cfg.additive_block + cfg.n_cond, *cfg.additive_hidden_sizes, n_out]
     weights, biases = [], []
     try:
         for i, (n_in, n_o) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -255,7 +255,7 @@ def _additive_layers(state: Mapping[str, np.ndarray], cfg: ModelConfig, n_out: i
     gain = None
     if cfg.additive_gain:
         gain = _linear_stack(state, "decoder.additive.gain")
-        _chain(gain, d + cfg.n_cond, 1, "decoder.additive.gain")
+        _chain(gain, cfg.latent_dim + cfg.n_cond, 1, "decoder.additive.gain")
         if gain[0][0].shape[0] != cfg.additive_gain:
             raise ValueError(
                 f"decoder.additive.gain is {gain[0][0].shape[0]} wide, expected {cfg.additive_gain}"
@@ -266,15 +266,15 @@ def _additive_layers(state: Mapping[str, np.ndarray], cfg: ModelConfig, n_out: i
 
 
 def additive_forward(layers, x: np.ndarray, latent_dim: int) -> np.ndarray:
-    """sum_i g_i(z_i, cond) + bias for x = [z | cond] float32 [B, latent_dim + n_cond] -> float32 [B, n_out]
+    """sum_i g_i(z_i, cond) + bias (z_i a latent or a block of them) for x = [z | cond] float32
+    [B, latent_dim + n_cond] -> float32 [B, n_out]
     (models/harmonic.AdditiveHeads in numpy). Real-time safe: no (allocates)."""
     weights, biases, bias, gain, n_gain = layers
     z, cond = x[:, :latent_dim], x[:, latent_dim:]
-    h = z[:, :, None]  # [B, D, 1]
+    n_groups = weights[0].shape[0]
+    h = z.reshape(x.shape[0], n_groups, latent_dim // n_groups)  # [B, G, block]
     if cond.shape[1]:
-        h = np.concatenate(
-            [h, np.broadcast_to(cond[:, None, :], (x.shape[0], latent_dim, cond.shape[1]))], -1
-        )
+        h = np.concatenate([h, np.broadcast_to(cond[:, None, :], (x.shape[0], n_groups, cond.shape[1]))], -1)
     for w, b in zip(weights[:-1], biases, strict=True):
         h = np.matmul(h.transpose(1, 0, 2), w).transpose(1, 0, 2) + b  # per latent d: [B, in] @ [in, out]
         h = np.maximum(h, LEAKY_SLOPE * h)

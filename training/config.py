@@ -44,6 +44,7 @@ FIXED_ON_RESUME = (
     "decoder",
     "additive_hidden",
     "additive_gain",
+    "additive_block",
 )
 
 
@@ -119,6 +120,7 @@ class TrainConfig:
     decoder: str = "trunk"
     additive_hidden: tuple[int, ...] = ()
     additive_gain: int = 0
+    additive_block: int = 1
     resume: bool = False
     slim: bool = False
     ddp: int = 1
@@ -157,6 +159,12 @@ class TrainConfig:
                 self.additive_gain == 0 or (self.additive_gain > 0 and self.decoder == "additive"),
                 "--additive-gain must be >= 0 and needs --decoder additive",
             ),
+            (
+                self.additive_block >= 1
+                and self.latent_dim % self.additive_block == 0
+                and (self.additive_block == 1 or self.decoder == "additive"),
+                "--additive-block must divide --latent-dim and needs --decoder additive",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -179,6 +187,8 @@ class TrainConfig:
             del d["additive_hidden"]
         if not self.additive_gain:
             del d["additive_gain"]
+        if self.additive_block == 1:
+            del d["additive_block"]
         return d
 
     @classmethod

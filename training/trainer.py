@@ -96,6 +96,7 @@ def model_config_for(cfg: TrainConfig, spectral, f_ref_hz: float) -> ModelConfig
             decoder=cfg.decoder,
             additive_hidden=cfg.additive_hidden,
             additive_gain=cfg.additive_gain,
+            additive_block=cfg.additive_block,
         )
     except ValueError as e:
         raise UserError(str(e).splitlines()[0]) from None

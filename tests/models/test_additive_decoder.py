@@ -88,16 +88,17 @@ def test_additive_gain_interaction_is_one_level_for_all_partials_and_bands():
     assert float(np.abs(d2[:, n_gain:]).max()) < 1e-5
 
 
-def test_additive_heads_match_a_per_latent_loop_of_linear_layers():
-    cfg, model, _ = _random_model(4, pitch_mode="condition")
+@pytest.mark.parametrize("block", [1, 2])
+def test_additive_heads_match_a_per_latent_loop_of_linear_layers(block):
+    cfg, model, _ = _random_model(4, pitch_mode="condition", additive_block=block)
     heads = model.decoder.additive
     rng = np.random.default_rng(1)
     z = torch.from_numpy(rng.standard_normal((5, cfg.latent_dim)).astype(np.float32))
     cond = torch.from_numpy(rng.uniform(-1, 1, (5, 1)).astype(np.float32))
     ref = heads.bias.detach().clone().expand(5, -1).clone()
     with torch.no_grad():
-        for d in range(cfg.latent_dim):
-            h = torch.cat([z[:, d : d + 1], cond], -1)
+        for d in range(cfg.latent_dim // block):
+            h = torch.cat([z[:, d * block : (d + 1) * block], cond], -1)
             for w, b in zip(heads.weights[:-1], heads.biases, strict=True):
                 h = F.leaky_relu(F.linear(h, w[d].T, b[d]))
             ref += F.linear(h, heads.weights[-1][d].T)
@@ -116,6 +117,7 @@ def test_additive_heads_match_a_per_latent_loop_of_linear_layers():
         ),
         pytest.param(dict(additive_gain=8), id="gain"),
         pytest.param(dict(additive_gain=6, pitch_mode="condition"), id="gain-cond"),
+        pytest.param(dict(additive_block=2, pitch_mode="condition"), id="block2-cond"),
     ],
 )
 def test_additive_numpy_and_fast_decoders_match_torch(overrides):

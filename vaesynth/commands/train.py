@@ -30,6 +30,7 @@ OPTION_FIELDS = {
     "decoder": "decoder",
     "additive_hidden": "additive_hidden",
     "additive_gain": "additive_gain",
+    "additive_block": "additive_block",
     "pitch_mode": "pitch_mode",
     "f_ref_hz": "f_ref_hz",
     "grad_clip": "grad_clip",
@@ -123,6 +124,14 @@ def register(sub):
         metavar="N",
         help="with --decoder additive: width of a small network of all latents that sets one level for the "
         "whole frame (for level-normalised data); default 0 = none",
+    )
+    p.add_argument(
+        "--additive-block",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --decoder additive: latents per MLP (2 = pairs, which can draw a joint effect of two "
+        "factors); must divide --latent-dim; default 1",
     )
     p.add_argument(
         "--censored-floor",
