@@ -87,7 +87,7 @@ def latency_run(
         engine = Engine(rate, blocksize=blocksize, engine=engine_name, render_margin_ms=margin_ms)
     server = Server(inst, engine, ServeOptions(engine=engine_name, blocksize=blocksize), log=lambda *a: None)
     server.probe_receive = []
-    server.osc = OscReceiver("127.0.0.1", 0, server.osc_sink)
+    server.osc = OscReceiver("127.0.0.1", 0, server.osc_sink, server.osc_idle)
     with tempfile.TemporaryDirectory() as d:
         wav = Path(d) / "out.wav"
         server.recorder = Recorder(wav, rate, capacity_s=8.0)

@@ -87,3 +87,77 @@ def test_feedback_registration_takes_ip_addresses_never_host_names(tiny_model):
     assert server.osc_dropped["bad /feedback"] == 2
     server._handle_osc("/vaesynth/feedback", [0], sender, 0.0)  # port 0: this host stops
     assert server.feedback.clients == []
+
+
+def _server(tiny_model):
+    from vaesynth.live.server import ServeOptions, Server
+    from vaesynth.models.instrument import load_instrument
+    from vaesynth.synth.engine import Engine
+
+    engine = Engine(48000)
+    server = Server(load_instrument(tiny_model), engine, ServeOptions(), log=lambda *a: None)
+    engine._inbox.clear()  # the initial timbre
+    return server, engine
+
+
+def _posted(engine) -> list[str]:
+    return [event[0] for _, event in engine._inbox]
+
+
+def test_osc_messages_with_nothing_queued_reach_the_engine_from_the_osc_thread(tiny_model):
+    """No control thread running: a note and knob moves are applied inside osc_sink itself, and the burst of
+    knob moves decodes one timbre, once the receiver reports its socket empty (osc_idle)."""
+    server, engine = _server(tiny_model)
+    sender = ("127.0.0.1", 5555)
+    server.osc_sink("/vaesynth/note", [60, 100], sender, 0.0)
+    assert _posted(engine) == ["note_on"]
+    for v in np.linspace(-2.0, 2.0, 20):
+        server.osc_sink("/vaesynth/pc", [0, float(v)], sender, 0.0)
+    assert _posted(engine) == ["note_on"]  # knob moves only mark the timbre dirty
+    assert server.controls.pcs()[0] == pytest.approx(2.0, abs=1e-5)
+    server.osc_idle()
+    server.osc_idle()
+    assert _posted(engine) == ["note_on", "timbre"]
+    assert server.counts["osc applied"] == 21 and server.queue.unfinished_tasks == 0
+
+
+def test_osc_messages_queue_behind_queued_ones_and_keep_their_order(tiny_model):
+    """While a MIDI message waits for the control thread, OSC messages queue behind it instead of
+    overtaking it; the control thread then applies all of them in arrival order."""
+    server, engine = _server(tiny_model)
+    sender = ("127.0.0.1", 5555)
+    server.midi_sink([0x90, 60, 100], 0.0)  # note on, queued (rtmidi's thread never handles anything)
+    server.osc_sink("/vaesynth/note", [60, 0], sender, 0.0)  # its note off must come after it
+    server.osc_sink("/vaesynth/note", [62, 90], sender, 0.0)
+    assert _posted(engine) == [] and server.queue.unfinished_tasks == 3
+    server.start()
+    try:
+        assert server.wait_idle(5.0)
+    finally:
+        server.stop()
+    notes = [event[:2] for _, event in engine._inbox if event[0] != "timbre"]
+    assert notes == [("note_on", 60), ("note_off", 60), ("note_on", 62)]
+
+
+def test_receiver_calls_idle_once_its_socket_is_empty():
+    """Three datagrams already waiting: all three reach the sink, then idle runs once (not per datagram)."""
+    import socket
+    import time
+
+    got, idle = [], []
+    r = OscReceiver(
+        "127.0.0.1", 0, lambda a, args, sender, t: got.append(args), lambda: idle.append(len(got))
+    )
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for i in range(3):
+            client.sendto(encode_message("/vaesynth/pc", [0, float(i)]), ("127.0.0.1", r.port))
+        r.start()
+        deadline = time.monotonic() + 5.0
+        while not idle and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        r.stop()
+        client.close()
+    assert [a[1] for a in got] == [0.0, 1.0, 2.0]
+    assert idle == [3]

@@ -244,7 +244,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                server.osc = OscReceiver(args.osc_host, args.osc_port, server.osc_sink)
+                server.osc = OscReceiver(args.osc_host, args.osc_port, server.osc_sink, server.osc_idle)
             for w in caught:
                 say(f"vaesynth: warning: {w.message}")
         except OSError as e:

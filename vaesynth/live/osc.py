@@ -6,11 +6,13 @@ increment. Bundles are flattened (their time tags are ignored: messages apply on
 other input), at most `MAX_MESSAGES_PER_PACKET` messages per datagram (the rest are dropped and counted);
 datagrams over `MAX_PACKET_BYTES` are dropped unparsed.
 Every parsed message goes, with its receive time (time.perf_counter) and sender address, to `sink`, which
-must not block (the server's bounded control queue).
+must not block (the server handles it at once or queues it); `idle`, if given, is called once the socket
+has nothing more waiting (the server decodes a burst of knob moves once, there).
 """
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -55,8 +57,9 @@ class OscReceiver:
     socket (clients expect replies from the port they sent to); safe from another thread.
     """
 
-    def __init__(self, host: str, port: int, sink: Callable):
+    def __init__(self, host: str, port: int, sink: Callable, idle: Callable | None = None):
         self.sink = sink
+        self.idle = idle
         self.stats: Counter = Counter()
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
@@ -118,6 +121,8 @@ class OscReceiver:
             t_recv = time.perf_counter()
             self.stats["packets"] += 1
             self.handle_datagram(data, sender, t_recv)
+            if self.idle is not None and not select.select([self.sock], [], [], 0)[0]:
+                self.idle()
 
     def handle_datagram(self, data: bytes, sender, t_recv: float) -> None:
         """Parse one datagram and pass its messages to the sink; never raises."""

@@ -1,13 +1,17 @@
-"""The live server: OSC + MIDI -> one control thread -> Controls -> Engine -> sounddevice (+ recording).
+"""The live server: OSC + MIDI -> Controls -> Engine -> sounddevice (+ recording).
 
 Threads:
-  - OSC receiver (live/osc.py) and rtmidi's callback thread (live/midi.py) only stamp and enqueue;
-  - the control thread (here) owns all control state: it parses MIDI, maps CCs (live/knobmap.py), runs
+  - the OSC receiver (live/osc.py) handles a message at once when nothing is queued (a note reaches the
+    engine without a thread hop) and decodes the timbre of a burst of knob moves once its socket is empty;
+    otherwise it queues the message behind the others, so they keep their order;
+  - rtmidi's callback thread (live/midi.py) only stamps and enqueues (it is JACK's process thread: it must
+    not wait for a lock);
+  - the control thread (here) handles what is queued: it parses MIDI, maps CCs (live/knobmap.py), runs
     `Controls.dispatch`, answers `/info`, handles `/feedback` and `/learn`, decodes timbres and sends
     feedback. Timbre changes are coalesced: a burst of knob messages decodes once, after the burst;
   - the engine's render thread and the audio callback (synth/engine.py, live/audio.py).
-The queue between the inputs and the control thread is bounded: a flood drops (and counts) messages
-instead of growing memory.
+Control state belongs to whichever of the first three holds `Server._lock`. The queue is bounded: a flood
+drops (and counts) messages instead of growing memory.
 """
 
 from __future__ import annotations
@@ -103,16 +107,36 @@ class Server:
         self.feedback = Feedback(self._send, self._state)
         self._running = False
         self._thread: threading.Thread | None = None
+        # Control state (controls, knob map, feedback, counters) belongs to whichever thread holds this: the
+        # control thread for queued messages, or the OSC thread for a message it handles at once.
+        self._lock = threading.Lock()
+        self._handled_here = False
         self.controls.send_timbre()
         self.controls.flush()
 
     # ------------------------------------------------------------------ input side (any thread)
 
     def osc_sink(self, address, args, sender, t_recv) -> None:
-        try:
-            self.queue.put_nowait(("osc", address, args, sender, t_recv))
-        except queue.Full:
-            self.queue_full[0] += 1
+        """OSC thread. With nothing queued ahead of it, the message is handled here at once: a note does not
+        wait for the control thread to wake (a thread hop of ~0.1 ms, and the GIL that thread keeps after
+        posting is time the render thread waits before its rewind). Otherwise it is queued behind the rest,
+        so messages keep their order."""
+        with self._lock:
+            if self.queue.unfinished_tasks == 0:
+                self._handle_safely(("osc", address, args, sender, t_recv))
+                self._handled_here = True
+                return
+            try:
+                self.queue.put_nowait(("osc", address, args, sender, t_recv))
+            except queue.Full:
+                self.queue_full[0] += 1
+
+    def osc_idle(self) -> None:
+        """OSC thread, once its socket is empty: decode the timbre of the knob moves handled since, once."""
+        with self._lock:
+            if self._handled_here:
+                self._handled_here = False
+                self._flush_safely()
 
     def midi_sink(self, data, t_recv) -> None:
         try:
@@ -155,8 +179,9 @@ class Server:
                 item = None
             n = 0
             while item is not None:
-                self._handle_safely(item)
-                q.task_done()
+                with self._lock:
+                    self._handle_safely(item)
+                    q.task_done()  # under the lock: osc_sink's "nothing queued" test sees it handled
                 n += 1
                 if n >= BURST:
                     break
@@ -164,13 +189,19 @@ class Server:
                     item = q.get_nowait()
                 except queue.Empty:
                     item = None
-            try:
-                if self.controls.flush():
-                    self.feedback.changed()
+            with self._lock:
+                self._flush_safely(tick=True)
+
+    def _flush_safely(self, tick: bool = False) -> None:
+        """Decode a pending timbre change (and send feedback when due). Holds: self._lock."""
+        try:
+            if self.controls.flush():
+                self.feedback.changed()
+            if tick:
                 self.feedback.tick(time.monotonic())
-            except Exception as e:  # never let the control thread die (a decode can fail on a broken model)
-                self.counts["control errors"] += 1
-                self.log(f"vaesynth: control error: {type(e).__name__}: {e}")
+        except Exception as e:  # never let a thread die (a decode can fail on a broken model)
+            self.counts["control errors"] += 1
+            self.log(f"vaesynth: control error: {type(e).__name__}: {e}")
 
     def _handle_safely(self, item) -> None:
         try:
