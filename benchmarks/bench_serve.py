@@ -7,12 +7,14 @@ model first (tests/training/synthetic.py), so it runs anywhere the tests run.
 
 Control latency, measured inside the server (the same classes `serve` wires together, in-process):
   - the OSC receiver stamps every datagram with time.perf_counter() right after recvfrom (t_recv);
-  - the audio callback logs, per block, perf_counter() at entry, the index of the block's first frame and
-    the device's reported output latency of that block (outputBufferDacTime - currentTime);
+  - the audio callback logs, per block, perf_counter() at entry, how long it waited for a late event before
+    handing the block over (the native callback's bounded wait, `--event-wait-ms`), the index of the block's
+    first frame and the device's reported output latency of that block (outputBufferDacTime - currentTime);
   - the recording ring (`--record`'s) holds every sample the callback handed out, indexed by frame.
 A trial sends `/vaesynth/note 69 100` from silence over UDP; the first sample above 1e-7 after t_recv is the
-first sample reflecting it. latency = t_callback(block holding it) + offset in block / rate - t_recv
-("to callback": when the sample is handed to JACK) and that plus JACK's reported output latency ("to DAC").
+first sample reflecting it. latency = t_callback(block holding it) + waited + offset in block / rate - t_recv
+("to callback": when the sample is handed to JACK) and t_callback + JACK's reported output latency + offset
+/ rate - t_recv ("to DAC": when it is played; a wait within the period does not move it).
 /pc and /z add one decode (its time is measured separately and printed).
 
 Soak: `vaesynth serve` as a subprocess, 8 held notes, 4 PCA knobs moving 50 times a second (random walk);
@@ -59,6 +61,7 @@ def latency_run(
     engine_name: str,
     blocksize: int = 128,
     callback: str = "auto",
+    event_wait_s: float | None = None,
 ):
     import soundfile as sf
 
@@ -87,7 +90,7 @@ def latency_run(
         engine = Engine(rate, blocksize=blocksize, engine=engine_name, render_margin_ms=margin_ms)
     server = Server(inst, engine, ServeOptions(engine=engine_name, blocksize=blocksize), log=lambda *a: None)
     server.probe_receive = []
-    server.osc = OscReceiver("127.0.0.1", 0, server.osc_sink, server.osc_idle)
+    server.osc = OscReceiver("127.0.0.1", 0, server.osc_sink, server.osc_idle, engine.incoming)
     with tempfile.TemporaryDirectory() as d:
         wav = Path(d) / "out.wav"
         server.recorder = Recorder(wav, rate, capacity_s=8.0)
@@ -96,7 +99,13 @@ def latency_run(
         server.start()
         server.osc.start()
         server.audio = AudioOut(
-            engine, device, blocksize, recorder=server.recorder, probe=probe, callback=callback
+            engine,
+            device,
+            blocksize,
+            recorder=server.recorder,
+            probe=probe,
+            callback=callback,
+            event_wait_s=event_wait_s,
         )
         server.audio.start()
         promote_threads(engine._thread, 60)  # as serve does
@@ -118,11 +127,12 @@ def latency_run(
         x, _ = sf.read(wav, dtype="float32")
     n = int(probe.n[0])
     t_cb, first, dac = probe.t_callback[:n], probe.first_frame[:n], probe.dac_delay_s[:n]
+    handed = t_cb + probe.waited_s[:n]  # when each block went to the device
     to_cb, to_dac = [], []
     for t_recv, args in server.probe_receive:
         if args[1] == 0:
             continue
-        i = int(np.searchsorted(t_cb, t_recv))  # first block handed out after the packet arrived
+        i = int(np.searchsorted(handed, t_recv))  # first block handed out after the packet arrived
         if i >= n:
             continue
         start = int(first[i])
@@ -131,9 +141,9 @@ def latency_run(
             continue
         s = start + int(loud[0])
         j = int(np.searchsorted(first, s, side="right")) - 1
-        lat = t_cb[j] + (s - first[j]) / rate - t_recv
-        to_cb.append(lat)
-        to_dac.append(lat + dac[j])
+        offset = (s - first[j]) / rate
+        to_cb.append(handed[j] + offset - t_recv)
+        to_dac.append(t_cb[j] + dac[j] + offset - t_recv)
     decode_s = []
     z = np.zeros(inst.latent_dim, np.float32)
     for k in range(200):
@@ -142,6 +152,7 @@ def latency_run(
         inst.timbre_for_latent(z)
         decode_s.append(time.perf_counter() - t)
     xruns = (engine.xruns, engine.device_xruns, engine.rewinds, engine.rewind_misses)
+    xruns += server.audio.event_waits
     return np.array(to_cb), np.array(to_dac), float(np.median(decode_s)), xruns, rate
 
 
@@ -240,7 +251,15 @@ def main() -> int:
         help="latency modes to measure: comma list of 'rewind' (serve's default), 'eager' and just-in-time "
         "render margins in ms (default rewind,eager,1.0)",
     )
+    ap.add_argument(
+        "--event-wait-ms",
+        type=float,
+        default=None,
+        help="latency: how long the native callback may wait for a late event (default: serve's, "
+        "0.4 of a block; 0 = never)",
+    )
     a = ap.parse_args()
+    wait_s = None if a.event_wait_ms is None else a.event_wait_ms * 1e-3
     os.environ.setdefault("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
     model = a.model or tiny_model(Path(tempfile.mkdtemp()))
     if not a.skip_latency:
@@ -250,7 +269,7 @@ def main() -> int:
         print(f"callback: {a.callback}; load average {os.getloadavg()[0]:.2f}")
         print(
             f"{'mode':<26}{'to callback med':>16}{'p95':>7}{'p99':>7}{'max':>7}{'to DAC med':>12}{'p99':>7}"
-            f"{'underruns':>11}{'dev xruns':>10}{'rewinds':>9}{'missed':>8}"
+            f"{'underruns':>11}{'dev xruns':>10}{'rewinds':>9}{'missed':>8}{'waited':>8}{'ran out':>8}"
         )
         for m in a.margins.split(","):
             m = m.strip()
@@ -258,13 +277,14 @@ def main() -> int:
             if label is None:
                 label = f"rewind, lead {m[7:]}" if m.startswith("rewind:") else f"just in time, {m} ms"
             to_cb, to_dac, decode_s, xruns, rate = latency_run(
-                model, a.trials, m, a.engine, callback=a.callback
+                model, a.trials, m, a.engine, callback=a.callback, event_wait_s=wait_s
             )
             ms = lambda v, q: f"{np.percentile(v, q) * 1e3:.2f}"  # noqa: E731
             print(
                 f"{label:<26}{ms(to_cb, 50):>13} ms{ms(to_cb, 95):>7}{ms(to_cb, 99):>7}{ms(to_cb, 100):>7}"
                 f"{ms(to_dac, 50):>12}{ms(to_dac, 99):>7}"
-                f"{xruns[0]:>11}{xruns[1]:>10}{xruns[2]:>9}{xruns[3]:>8}   (n={len(to_cb)})"
+                f"{xruns[0]:>11}{xruns[1]:>10}{xruns[2]:>9}{xruns[3]:>8}{xruns[4]:>8}{xruns[5]:>8}"
+                f"   (n={len(to_cb)})"
             )
         print(
             f"one block = {128 / rate * 1e3:.2f} ms; decode (one latent -> timbre, added by /pc and /z): "

@@ -204,6 +204,12 @@ class Engine:
             raise ValueError("rewind and render_margin_ms exclude each other (rewind needs no margin)")
         self.render_margin_s = None if render_margin_ms is None else render_margin_ms * 1e-3
         self._callback_time = np.zeros(1, np.float64)  # perf_counter() of the last callback
+        # [events posted while the render thread rewinds, of those the render thread has taken up, messages
+        # a receiving thread has received, of those handled (`incoming`)]: while either pair differs, an event
+        # is on its way into the queued blocks, and the native audio callback may wait for it
+        # (live/native_callback.py: a late event makes this block instead of the next).
+        # [4]: 1 while the native callback waits for it (it reads the queue the moment the rewind lands).
+        self._event_seq = np.zeros(5, np.int64)
         self._inbox: deque = deque()
         self._heap: list = []
         self._seq = 0
@@ -348,8 +354,13 @@ class Engine:
         (The render thread's loop body; tests and benchmarks call it directly.)"""
         k = 0
         rewind = self.rewind
+        # Read before the inbox is taken: every event counted here was appended before (`_post`), so it is
+        # taken up below (brought forward, or queued after the blocks already out of reach).
+        posted = int(self._event_seq[0])
         if rewind and self._inbox:
             self.respeculate()
+        if self._event_seq[1] != posted:
+            self._event_seq[1] = posted
         lead = self.lead_samples
         if rewind and not self._rewindable_now():
             # Events cannot be rewound now (istft, a crossfade): queue one block only, so they wait no longer
@@ -417,7 +428,11 @@ class Engine:
         return False
 
     def _callback_overdue(self) -> bool:
-        """Whether more than one device block has passed since the last callback began (streaming only)."""
+        """Whether more than one device block has passed since the last callback began (streaming only), or a
+        callback is waiting for the rewind (it takes the first block at once; the second keeps a block of
+        lead for the next callback, which then comes less than a period later)."""
+        if self._event_seq[4]:
+            return True
         if self._counters[1] == 0:
             return False
         return time.perf_counter() - self._callback_time[0] > self.blocksize / self.sample_rate
@@ -491,9 +506,18 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        seq = self._event_seq  # nothing is on its way any more: no callback waits
+        seq[1], seq[3] = seq[0], seq[2]
         if self._old_switch_interval is not None:
             sys.setswitchinterval(self._old_switch_interval)
             self._old_switch_interval = None
+
+    @property
+    def incoming(self) -> np.ndarray | None:
+        """int64 [2] counters for a thread that receives control messages (OscReceiver's `pending`): [0] +1
+        on arrival, [1] = [0] once handled. While they differ the native callback may wait for what the
+        message posts, as for a posted event. None unless the engine rewinds (nothing would be waited for)."""
+        return self._event_seq[2:] if self.rewind else None
 
     def wake_fd(self) -> int:
         """The write end of a pipe the audio callback writes one byte to after each block (created on first
@@ -566,6 +590,7 @@ class Engine:
                 raise ValueError(f"at_sample must be >= 0, got {at_sample}")
         self._inbox.append((t, event))
         if self.rewind and self._wake_w is not None and self._thread is not None:
+            self._event_seq[0] += 1  # after the append (see `pump`)
             try:
                 os.write(self._wake_w, b"e")  # the render thread brings it into the queued blocks now
             except (BlockingIOError, OSError):

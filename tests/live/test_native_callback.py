@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import os
 import select
+import threading
 import time
 
 import numpy as np
@@ -44,10 +45,16 @@ class TimeInfo(ctypes.Structure):  # PaStreamCallbackTimeInfo
 class Driver:
     """Calls the cfunc the way PortAudio does: (in, out, frames, timeInfo*, statusFlags, userData)."""
 
-    def __init__(self, engine, channels=2, recorder=None, probe=None, wake_fd=-1):
+    def __init__(self, engine, channels=2, recorder=None, probe=None, wake_fd=-1, event_wait_s=0.0):
         self.frames = np.zeros(1, np.int64)
         self.cb = native_callback.NativeCallback(
-            engine, channels, self.frames, recorder=recorder, probe=probe, wake_fd=wake_fd
+            engine,
+            channels,
+            self.frames,
+            recorder=recorder,
+            probe=probe,
+            wake_fd=wake_fd,
+            event_wait_s=event_wait_s,
         )
         self.fn = PA_CALLBACK(self.cb.pointer)
         self.channels = channels
@@ -185,3 +192,84 @@ def test_native_callback_plays_rewound_blocks_from_the_next_block():
     for b, (name, *args) in plan.items():
         getattr(offline, name)(*args, at_sample=b * 128)
     np.testing.assert_array_equal(np.concatenate(got), offline.process(30 * 128))
+
+
+def _wait_until(condition, timeout_s=10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(1e-4)
+
+
+def test_native_callback_waits_for_a_message_on_its_way_and_plays_it_in_this_block():
+    """A message has arrived (the engine's `incoming` counters) when the callback comes: the callback waits
+    (in its own thread, as on JACK's) while the message is handled and its note rewound into the queue, then
+    hands out the new block: the note sounds from this block, exactly as offline with the note at its first
+    sample, and a block of lead stays queued for the next callback (two were rendered, for the waiter)."""
+    live = two_oscbank_engine(128, rewind=True, lead_samples=512)
+    probe = LatencyProbe(capacity=8)
+    drive = Driver(live, channels=1, probe=probe, event_wait_s=0.5)
+    block = np.zeros((128, 1), np.float32)
+    live.pump()
+    drive(block)  # block 0 (silence): nothing on its way, no wait
+    live.pump()
+    assert tuple(drive.cb.waits) == (0, 0) and probe.waited_s[0] == 0.0
+    incoming = live.incoming
+    incoming[0] += 1  # a datagram arrived
+    caller = threading.Thread(target=drive, args=(block,))  # the ctypes call releases the GIL
+    caller.start()
+    _wait_until(lambda: live._event_seq[4] == 1)  # the callback is waiting
+    live.note_on(60, 100)  # what the message says
+    assert live.respeculate()  # the render thread brings it into block 1
+    incoming[1] = incoming[0]  # handled
+    caller.join(timeout=5)
+    assert not caller.is_alive()
+    assert tuple(drive.cb.waits) == (1, 0) and live._event_seq[4] == 0
+    assert probe.n[0] == 2 and probe.waited_s[1] > 0.0
+    assert live.ring.available() == 128  # two blocks were queued: one left for the next callback
+    offline = two_oscbank_engine(128)
+    offline.note_on(60, 100, at_sample=128)
+    ref = offline.process(256)[128:]
+    assert np.abs(ref).max() > 0.01
+    np.testing.assert_array_equal(block[:, 0], ref)
+
+
+def test_native_callback_wait_is_bounded_and_then_plays_what_is_queued():
+    """A message that is never handled: the callback gives up after event_wait_s, counts it, and plays the
+    queued block as it was."""
+    live = two_oscbank_engine(128, rewind=True, lead_samples=256)
+    live.note_on(64, 90)
+    live.pump()
+    expected = two_oscbank_engine(128)
+    expected.note_on(64, 90)
+    ref = expected.process(128)
+    drive = Driver(live, channels=1, event_wait_s=0.005)
+    live.incoming[0] += 1
+    block = np.zeros((128, 1), np.float32)
+    t0 = time.perf_counter()
+    drive(block)
+    assert time.perf_counter() - t0 >= 0.005
+    assert tuple(drive.cb.waits) == (1, 1) and live._event_seq[4] == 0
+    np.testing.assert_array_equal(block[:, 0], ref)
+    # event_wait_s 0: never waits
+    never = Driver(live, channels=1)
+    never(block)
+    assert tuple(never.cb.waits) == (0, 0)
+
+
+def test_streaming_engine_counts_posted_events_until_the_render_thread_takes_them_up():
+    """While the render thread runs, each posted event is counted on its way until `pump` has taken it up
+    (what the native callback waits on); stop() leaves nothing on its way."""
+    e = two_oscbank_engine(128, rewind=True, lead_samples=512)
+    e.start()
+    try:
+        for k in range(1, 4):
+            e.note_on(60 + k, 100)
+            assert e._event_seq[0] == k
+            _wait_until(lambda k=k: e._event_seq[1] == k)
+    finally:
+        e.stop()
+    e._event_seq[0] += 1  # a post racing stop(): settled by the next stop
+    e.stop()
+    assert e._event_seq[0] == e._event_seq[1] and e.rewinds + e.rewind_misses >= 1
+    assert two_oscbank_engine(128).incoming is None  # without rewind nothing is waited for

@@ -161,3 +161,39 @@ def test_receiver_calls_idle_once_its_socket_is_empty():
         client.close()
     assert [a[1] for a in got] == [0.0, 1.0, 2.0]
     assert idle == [3]
+
+
+def test_receiver_marks_a_datagram_pending_from_arrival_until_handled():
+    """`pending` (the engine's `incoming`): +1 when a datagram arrives, settled once it and idle are done, so
+    the audio callback can wait for it from the moment it arrives."""
+    import socket
+    import time
+
+    import numpy as np
+
+    pending = np.zeros(2, np.int64)
+    seen, idle_seen = [], []
+    r = OscReceiver(
+        "127.0.0.1",
+        0,
+        lambda a, args, sender, t: seen.append(tuple(pending)),
+        lambda: idle_seen.append(tuple(pending)),
+        pending,
+    )
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        r.start()
+        for i in range(2):
+            client.sendto(encode_message("/vaesynth/note", [60, 100]), ("127.0.0.1", r.port))
+            deadline = time.monotonic() + 5.0
+            while pending[1] < i + 1 and time.monotonic() < deadline:
+                time.sleep(0.005)
+        client.sendto(b"garbage", ("127.0.0.1", r.port))  # malformed: still settled
+        deadline = time.monotonic() + 5.0
+        while pending[1] < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        r.stop()
+        client.close()
+    assert seen == [(1, 0), (2, 1)] and idle_seen[:2] == [(1, 0), (2, 1)]
+    assert tuple(pending) == (3, 3) and r.stats["malformed packet"] == 1

@@ -181,6 +181,9 @@ def test_serve_info_reports_the_model_and_no_xruns(played, tiny_model):
         assert played["exit_info"]["audio_callback"] == "native"
     # serve rewinds by default (two blocks queued): the notes and PCA moves were brought forward into them
     assert played["exit_info"]["rewinds"] >= 3, played["exit_info"]
+    # the native callback waits for messages on their way (counted; the Python one never waits)
+    waits = played["exit_info"]["event_waits"]
+    assert 0 <= waits["ran_out"] <= waits["waited"], waits
     assert "rewound on events" in played["log"]
 
 

@@ -244,7 +244,9 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                server.osc = OscReceiver(args.osc_host, args.osc_port, server.osc_sink, server.osc_idle)
+                server.osc = OscReceiver(
+                    args.osc_host, args.osc_port, server.osc_sink, server.osc_idle, engine.incoming
+                )
             for w in caught:
                 say(f"vaesynth: warning: {w.message}")
         except OSError as e:
@@ -327,10 +329,12 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
     if args.info_on_exit:
         with open(args.info_on_exit, "w") as f:
             json.dump(info, f)
+    waits = info["event_waits"]
     say(
         f"stopped: {info['xruns']} xruns (+ {info['device_xruns']} reported by the device) in "
         f"{info['callbacks']} callbacks, {info['frames_played'] / rate:.1f} s played, "
-        f"{info['rewinds']} events rewound into the next block ({info['rewind_misses']} too late), "
+        f"{info['rewinds']} events rewound into the next block ({info['rewind_misses']} too late; "
+        f"the callback waited for {waits['waited']}, {waits['ran_out']} in vain), "
         f"{info['dropped_total']} messages dropped, longest GC pause {info['gc']['longest_ms']:.1f} ms"
         + (f", recording {args.record} finalised" if args.record else "")
     )

@@ -105,12 +105,14 @@ def resolve_device(spec: str | int | None) -> dict:
 
 
 class LatencyProbe:
-    """Per-callback log for benchmarks: perf_counter time at callback entry, first frame index of the block,
-    and the device's reported output latency of that block (outputBufferDacTime - currentTime, seconds).
+    """Per-callback log for benchmarks: perf_counter time at callback entry, seconds it waited for a late
+    event before handing the block over (native callback), first frame index of the block, and the device's
+    reported output latency of that block (outputBufferDacTime - currentTime, seconds, from entry).
     Preallocated for `capacity` callbacks; later callbacks are not logged."""
 
     def __init__(self, capacity: int = 200_000):
         self.t_callback = np.zeros(capacity, np.float64)
+        self.waited_s = np.zeros(capacity, np.float64)
         self.first_frame = np.zeros(capacity, np.int64)
         self.dac_delay_s = np.zeros(capacity, np.float64)
         self.n = np.zeros(1, np.int64)
@@ -119,6 +121,7 @@ class LatencyProbe:
         i = self.n[0]
         if i < self.t_callback.shape[0]:
             self.t_callback[i] = t
+            self.waited_s[i] = 0.0
             self.first_frame[i] = first_frame
             self.dac_delay_s[i] = dac_delay_s
             self.n[0] = i + 1
@@ -129,8 +132,12 @@ class AudioOut:
 
     channels: the mono signal is copied to min(2, device channels) channels. recorder: a live.record.Recorder
     or None. probe: a LatencyProbe or None. callback: "native", "python" or "auto" (native where available;
-    env VAESYNTH_CALLBACK overrides "auto"). Attributes after start(): latency_s (reported output latency),
-    frames_played (samples handed to the device), callback_kind ("native" or "python")."""
+    env VAESYNTH_CALLBACK overrides "auto"). event_wait_s: how long the native callback may wait for a
+    control event the render thread is bringing into the queued blocks (live/native_callback.py; default
+    `EVENT_WAIT_BLOCKS` of a block; 0 = never wait; the Python callback never waits: it would hold the GIL
+    the render thread needs). Attributes after start(): latency_s (reported output latency), frames_played
+    (samples handed to the device), callback_kind ("native" or "python"), event_waits ((callbacks that
+    waited, of which ran out of time))."""
 
     def __init__(
         self,
@@ -140,6 +147,7 @@ class AudioOut:
         recorder=None,
         probe: LatencyProbe | None = None,
         callback: str = "auto",
+        event_wait_s: float | None = None,
     ):
         if callback not in CALLBACK_KINDS:
             raise ValueError(f"callback must be one of {', '.join(CALLBACK_KINDS)}, got {callback!r}")
@@ -154,6 +162,14 @@ class AudioOut:
         self.latency_s = float("nan")
         self.callback_kind = _choose_callback(callback)
         self._native = None
+        if event_wait_s is None:
+            event_wait_s = EVENT_WAIT_BLOCKS * self.blocksize / engine.sample_rate
+        self.event_wait_s = float(event_wait_s)
+        self._waits = np.zeros(2, np.int64)
+
+    @property
+    def event_waits(self) -> tuple[int, int]:
+        return int(self._waits[0]), int(self._waits[1])
 
     @property
     def frames_played(self) -> int:
@@ -189,7 +205,9 @@ class AudioOut:
             recorder=self.recorder,
             probe=self.probe,
             wake_fd=self.engine.wake_fd(),
+            event_wait_s=self.event_wait_s,
         )
+        self._waits = self._native.waits
         return sd._StreamBase(
             kind="output",
             callback=sd._ffi.cast("PaStreamCallback *", self._native.pointer),
@@ -223,6 +241,9 @@ class AudioOut:
 
 
 CALLBACK_KINDS = ("auto", "native", "python")
+# The native callback waits at most this part of a block for a late control event (a bounded share of the
+# period: the block still reaches the device in time; the rest of the period is left to the other clients).
+EVENT_WAIT_BLOCKS = 0.4
 
 
 def _choose_callback(kind: str) -> str:

@@ -10,19 +10,26 @@ What it does per block, on preallocated memory only (no allocation, no locks, no
   1. counts the block and any PortAudio status flags (an underflow reported by the device = a device xrun);
   2. stamps the engine's `_callback_time` with CLOCK_MONOTONIC (the clock behind time.perf_counter on
      Linux, so the render thread's just-in-time schedule reads it directly);
-  3. copies one block from the engine's ring buffer (synth/ringbuffer.py) to every output channel,
+  3. if a control message has arrived and is still being handled, or its event has been posted and the
+     render thread is still bringing it into the queued blocks (the engine's `_event_seq`), waits for it,
+     sleeping 20 µs at a time, at most `event_wait_s` (AudioOut's default: 40% of a block): an event that
+     arrives just before the callback then makes this block instead of the next. The device plays the block
+     at the same time whenever within its period the callback hands it over, so the wait costs no latency,
+     only a bounded part of the period; a wait that runs out is counted and the block goes out as it is
+     (the event follows in the next one);
+  4. copies one block from the engine's ring buffer (synth/ringbuffer.py) to every output channel,
      zero-filling and counting an underrun when the render thread is behind;
-  4. when recording, copies the same mono block into the recorder's ring (counting overflows);
-  5. when a LatencyProbe is attached, logs callback time, first frame and the reported DAC delay;
-  6. writes one byte to the engine's wake pipe (non-blocking), so the render thread sleeps in the kernel
+  5. when recording, copies the same mono block into the recorder's ring (counting overflows);
+  6. when a LatencyProbe is attached, logs callback time, time waited, first frame and the reported DAC delay;
+  7. writes one byte to the engine's wake pipe (non-blocking), so the render thread sleeps in the kernel
      until a block has been consumed instead of polling.
 
 Every address it needs sits in one int64 array (`_CTL`, slots below) that the owning `NativeCallback`
 keeps alive together with the arrays the addresses point into. Counters written here are single int64
 stores read by Python with ordinary loads (atomic on the 64-bit platforms we run on).
 
-Available where numba and libc's `write` and `clock_gettime(CLOCK_MONOTONIC)` are, and perf_counter is that
-clock (Linux); elsewhere `available()` is False and AudioOut uses its Python callback.
+Available where numba and libc's `write`, `nanosleep` and `clock_gettime(CLOCK_MONOTONIC)` are, and
+perf_counter is that clock (Linux); elsewhere `available()` is False and AudioOut uses its Python callback.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from numba.extending import intrinsic
 
 from vaesynth.synth.atomics import as_voidptr as _as_voidptr
 from vaesynth.synth.atomics import fence as _fence
+from vaesynth.synth.atomics import load as _load
 from vaesynth.synth.ringbuffer import ring_read
 
 # Slots of the control array (int64 each): addresses are raw pointers, 0 = absent.
@@ -47,7 +55,9 @@ RING_BUF, RING_CAP, RING_POS, COUNTERS, CB_TIME, CHANNELS, FRAMES = range(7)
 REC_BUF, REC_CAP, REC_POS, REC_OVERFLOW = range(7, 11)
 PROBE_T, PROBE_FIRST, PROBE_DAC, PROBE_N, PROBE_CAP = range(11, 16)
 WAKE_FD, WAKE_BYTE, TIMESPEC, FN_WRITE, FN_CLOCK = range(16, 21)
-N_SLOTS = 21
+EVENT_SEQ, WAIT_NS, WAITS, FN_SLEEP, SLEEP_TS, PROBE_WAIT = range(21, 27)
+N_SLOTS = 27
+SLEEP_NS = 20_000  # the wait for a late event polls at this step
 
 CLOCK_MONOTONIC = 1  # Linux <time.h>
 PA_CONTINUE = 0
@@ -62,13 +72,14 @@ def _libc_functions():
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=False)
         write = libc.write
         clock_gettime = libc.clock_gettime
+        nanosleep = libc.nanosleep
     except (OSError, AttributeError):
         return None
     if ctypes.sizeof(ctypes.c_size_t) != 8:
         return None
     # Addresses, not ctypes objects: numba cannot cache a function that closes over ctypes pointers, so the
-    # cfunc calls these through the control array (`_call_write`, `_call_clock_gettime`).
-    return ctypes.cast(write, ctypes.c_void_p).value, ctypes.cast(clock_gettime, ctypes.c_void_p).value
+    # cfunc calls these through the control array (`_call_write`, `_call_clock_gettime`, `_call_nanosleep`).
+    return tuple(ctypes.cast(f, ctypes.c_void_p).value for f in (write, clock_gettime, nanosleep))
 
 
 _LIBC = _libc_functions()
@@ -115,6 +126,27 @@ def _call_clock_gettime(typingctx, fn, clock, ts):
     return types.int64(types.int64, types.int64, types.int64), codegen
 
 
+@intrinsic
+def _call_nanosleep(typingctx, fn, req):
+    """int nanosleep(const struct timespec *req, NULL) through the function address `fn`."""
+
+    def codegen(context, builder, signature, args):
+        fn_, req_ = args
+        fnty = ir.FunctionType(_I32, [_I8P, _I8P])
+        f = builder.inttoptr(fn_, fnty.as_pointer())
+        rc = builder.call(f, [builder.inttoptr(req_, _I8P), ir.Constant(_I8P, None)])
+        return builder.sext(rc, _I64)
+
+    return types.int64(types.int64, types.int64), codegen
+
+
+@numba.njit(inline="always")
+def _on_its_way(seq):
+    """The engine's `_event_seq` at address seq: an event posted and not yet taken up by the render thread,
+    or a message received and not yet handled."""
+    return _load(seq) != _load(seq + 8) or _load(seq + 16) != _load(seq + 24)
+
+
 # PortAudio: int cb(const void *in, void *out, unsigned long frames, const PaStreamCallbackTimeInfo *t,
 #                   PaStreamCallbackFlags status, void *user)
 _ULONG = types.uint64 if ctypes.sizeof(ctypes.c_ulong) == 8 else types.uint32
@@ -137,7 +169,28 @@ def _build():
         now = np.float64(ts[0]) + np.float64(ts[1]) * 1e-9
         numba.carray(_as_voidptr(ctl[CB_TIME]), (1,), np.float64)[0] = now
 
-        # 3. ring -> every channel (the engine's lock-free protocol, shared with the Python callback)
+        # 3. an event on its way into the queued blocks: wait for it (bounded)
+        waited = 0.0
+        seq = ctl[EVENT_SEQ]
+        if seq != 0 and ctl[WAIT_NS] > 0 and _on_its_way(seq):
+            waits = numba.carray(_as_voidptr(ctl[WAITS]), (2,), np.int64)
+            waits[0] += 1
+            flags = numba.carray(_as_voidptr(seq), (5,), np.int64)
+            flags[4] = 1  # the render thread queues two blocks for us (Engine._callback_overdue)
+            deadline = ts[0] * 1_000_000_000 + ts[1] + ctl[WAIT_NS]
+            while True:
+                _call_nanosleep(ctl[FN_SLEEP], ctl[SLEEP_TS])
+                if not _on_its_way(seq):
+                    break
+                _call_clock_gettime(ctl[FN_CLOCK], np.int64(CLOCK_MONOTONIC), ctl[TIMESPEC])
+                if ts[0] * 1_000_000_000 + ts[1] >= deadline:
+                    waits[1] += 1
+                    break
+            flags[4] = 0
+            _call_clock_gettime(ctl[FN_CLOCK], np.int64(CLOCK_MONOTONIC), ctl[TIMESPEC])
+            waited = np.float64(ts[0]) + np.float64(ts[1]) * 1e-9 - now
+
+        # 4. ring -> every channel (the engine's lock-free protocol, shared with the Python callback)
         channels = ctl[CHANNELS]
         o = numba.carray(out, (frames * channels,), np.float32)
         buf = numba.carray(_as_voidptr(ctl[RING_BUF]), (ctl[RING_CAP],), np.float32)
@@ -150,7 +203,7 @@ def _build():
         played = numba.carray(_as_voidptr(ctl[FRAMES]), (1,), np.int64)
         first_frame = played[0]
 
-        # 4. recording: the same mono samples
+        # 5. recording: the same mono samples
         if ctl[REC_BUF] != 0:
             rcap = ctl[REC_CAP]
             rbuf = numba.carray(_as_voidptr(ctl[REC_BUF]), (rcap,), np.float32)
@@ -165,12 +218,13 @@ def _build():
             _fence()
             rpos[1] = rw + m
 
-        # 5. latency probe
+        # 6. latency probe
         if ctl[PROBE_N] != 0:
             pn = numba.carray(_as_voidptr(ctl[PROBE_N]), (1,), np.int64)
             i = pn[0]
             if i < ctl[PROBE_CAP]:
                 numba.carray(_as_voidptr(ctl[PROBE_T]), (ctl[PROBE_CAP],), np.float64)[i] = now
+                numba.carray(_as_voidptr(ctl[PROBE_WAIT]), (ctl[PROBE_CAP],), np.float64)[i] = waited
                 numba.carray(_as_voidptr(ctl[PROBE_FIRST]), (ctl[PROBE_CAP],), np.int64)[i] = first_frame
                 dac = 0.0
                 if _as_int(time_info) != 0:
@@ -180,7 +234,7 @@ def _build():
                 pn[0] = i + 1
         played[0] = first_frame + frames
 
-        # 6. wake the render thread (non-blocking pipe: a full pipe just drops the byte)
+        # 7. wake the render thread (non-blocking pipe: a full pipe just drops the byte)
         if ctl[WAKE_FD] >= 0:
             _call_write(ctl[FN_WRITE], ctl[WAKE_FD], ctl[WAKE_BYTE], np.int64(1))
         return PA_CONTINUE
@@ -219,7 +273,14 @@ class NativeCallback:
     Not real-time itself (builds once, before the stream starts)."""
 
     def __init__(
-        self, engine, channels: int, frames: np.ndarray, recorder=None, probe=None, wake_fd: int = -1
+        self,
+        engine,
+        channels: int,
+        frames: np.ndarray,
+        recorder=None,
+        probe=None,
+        wake_fd: int = -1,
+        event_wait_s: float = 0.0,
     ):
         cb = compiled()
         if cb is None:
@@ -242,8 +303,9 @@ class NativeCallback:
             ctl[REC_POS] = _address(r._pos)
             ctl[REC_OVERFLOW] = _address(recorder._overflow)
         if probe is not None:
-            self._keep += [probe.t_callback, probe.first_frame, probe.dac_delay_s, probe.n]
+            self._keep += [probe.t_callback, probe.waited_s, probe.first_frame, probe.dac_delay_s, probe.n]
             ctl[PROBE_T] = _address(probe.t_callback)
+            ctl[PROBE_WAIT] = _address(probe.waited_s)
             ctl[PROBE_FIRST] = _address(probe.first_frame)
             ctl[PROBE_DAC] = _address(probe.dac_delay_s)
             ctl[PROBE_N] = _address(probe.n)
@@ -253,7 +315,17 @@ class NativeCallback:
         ctl[WAKE_FD] = int(wake_fd)
         ctl[WAKE_BYTE] = _address(self._wake_byte)
         ctl[TIMESPEC] = _address(self._timespec)
-        ctl[FN_WRITE], ctl[FN_CLOCK] = _LIBC
+        ctl[FN_WRITE], ctl[FN_CLOCK], ctl[FN_SLEEP] = _LIBC
+        # Late events (step 3): the engine's counters, the longest wait, and what happened.
+        if not (0.0 <= event_wait_s <= 1.0):
+            raise ValueError(f"event_wait_s must be in 0..1 s, got {event_wait_s}")
+        self.waits = np.zeros(2, np.int64)  # callbacks that waited for an event, of which timed out
+        self._sleep = np.array([0, SLEEP_NS], np.int64)  # struct timespec
+        self._keep += [engine._event_seq, self.waits, self._sleep]
+        ctl[EVENT_SEQ] = _address(engine._event_seq)
+        ctl[WAIT_NS] = int(round(event_wait_s * 1e9))
+        ctl[WAITS] = _address(self.waits)
+        ctl[SLEEP_TS] = _address(self._sleep)
         self.ctl = ctl
         self.pointer = cb.address
         self.cfunc = cb

@@ -20,6 +20,7 @@ import warnings
 from collections import Counter
 from typing import Callable
 
+import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
@@ -55,11 +56,22 @@ class OscReceiver:
     authentication, anyone who can reach the port can play (or mute) the synth. `stats`: packets, messages,
     and drops by reason ("malformed packet", "too many messages"). `send(data, addr)` replies from the same
     socket (clients expect replies from the port they sent to); safe from another thread.
+    `pending`: an int64 [2] array (the engine's `incoming`) or None: [0] counts datagrams received, [1] is set
+    to it once one has been handled (idle included), so the audio callback knows a control message is on its
+    way from the moment it arrives (live/native_callback.py).
     """
 
-    def __init__(self, host: str, port: int, sink: Callable, idle: Callable | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sink: Callable,
+        idle: Callable | None = None,
+        pending: np.ndarray | None = None,
+    ):
         self.sink = sink
         self.idle = idle
+        self.pending = pending
         self.stats: Counter = Counter()
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
@@ -119,10 +131,17 @@ class OscReceiver:
                 time.sleep(0.01)
                 continue
             t_recv = time.perf_counter()
-            self.stats["packets"] += 1
-            self.handle_datagram(data, sender, t_recv)
-            if self.idle is not None and not select.select([self.sock], [], [], 0)[0]:
-                self.idle()
+            pending = self.pending
+            if pending is not None:
+                pending[0] += 1
+            try:
+                self.stats["packets"] += 1
+                self.handle_datagram(data, sender, t_recv)
+                if self.idle is not None and not select.select([self.sock], [], [], 0)[0]:
+                    self.idle()
+            finally:
+                if pending is not None:
+                    pending[1] = pending[0]
 
     def handle_datagram(self, data: bytes, sender, t_recv: float) -> None:
         """Parse one datagram and pass its messages to the sink; never raises."""

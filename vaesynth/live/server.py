@@ -344,6 +344,9 @@ class Server:
             "device_xruns": eng.device_xruns,
             "rewinds": eng.rewinds,
             "rewind_misses": eng.rewind_misses,
+            "event_waits": dict(zip(("waited", "ran_out"), self.audio.event_waits, strict=True))
+            if self.audio is not None
+            else {"waited": 0, "ran_out": 0},
             "gc": self.gc.info(),
             "audio_callback": getattr(self.audio, "callback_kind", None),
             "callbacks": eng.callbacks,
