@@ -256,7 +256,7 @@ def main() -> int:
         type=float,
         default=None,
         help="latency: how long the native callback may wait for a late event (default: serve's, "
-        "0.4 of a block; 0 = never)",
+        "half a block; 0 = never)",
     )
     a = ap.parse_args()
     wait_s = None if a.event_wait_ms is None else a.event_wait_ms * 1e-3

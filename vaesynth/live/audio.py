@@ -243,7 +243,7 @@ class AudioOut:
 CALLBACK_KINDS = ("auto", "native", "python")
 # The native callback waits at most this part of a block for a late control event (a bounded share of the
 # period: the block still reaches the device in time; the rest of the period is left to the other clients).
-EVENT_WAIT_BLOCKS = 0.4
+EVENT_WAIT_BLOCKS = 0.5
 
 
 def _choose_callback(kind: str) -> str:

@@ -12,7 +12,7 @@ What it does per block, on preallocated memory only (no allocation, no locks, no
      Linux, so the render thread's just-in-time schedule reads it directly);
   3. if a control message has arrived and is still being handled, or its event has been posted and the
      render thread is still bringing it into the queued blocks (the engine's `_event_seq`), waits for it,
-     sleeping 20 µs at a time, at most `event_wait_s` (AudioOut's default: 40% of a block): an event that
+     sleeping 20 µs at a time, at most `event_wait_s` (AudioOut's default: half a block): an event that
      arrives just before the callback then makes this block instead of the next. The device plays the block
      at the same time whenever within its period the callback hands it over, so the wait costs no latency,
      only a bounded part of the period; a wait that runs out is counted and the block goes out as it is
