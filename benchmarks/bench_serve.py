@@ -303,6 +303,7 @@ def main() -> int:
             + (", rewound on events" if rewind else "")
         )
         rows, rss0, info, k = soak(model, a.minutes, a.engine, extra, a.callback)
+        waits = info.get("event_waits", {})
         print(f"{'t (s)':>8}{'CPU %':>8}{'RSS MiB':>10}")
         print(f"{0:>8.0f}{'':>8}{rss0:>10.1f}")
         for t, cpu, rss in rows:
@@ -310,7 +311,8 @@ def main() -> int:
         print(
             f"xruns {info['xruns']} (ring underruns) + {info.get('device_xruns', '?')} (device) in "
             f"{info['callbacks']} callbacks ({info.get('audio_callback', '?')} callback); "
-            f"{info.get('rewinds', 0)} rewinds, {info.get('rewind_misses', 0)} missed; "
+            f"{info.get('rewinds', 0)} rewinds, {info.get('rewind_misses', 0)} missed; callback waited for "
+            f"{waits.get('waited', 0)} ({waits.get('ran_out', 0)} ran out); "
             f"{k * 4} /pc messages sent, "
             f"{info['received'].get('osc applied', 0)} applied, {info['dropped_total']} dropped"
         )
