@@ -204,12 +204,13 @@ class Engine:
             raise ValueError("rewind and render_margin_ms exclude each other (rewind needs no margin)")
         self.render_margin_s = None if render_margin_ms is None else render_margin_ms * 1e-3
         self._callback_time = np.zeros(1, np.float64)  # perf_counter() of the last callback
-        # [events posted while the render thread rewinds, of those the render thread has taken up, messages
-        # a receiving thread has received, of those handled (`incoming`)]: while either pair differs, an event
-        # is on its way into the queued blocks, and the native audio callback may wait for it
-        # (live/native_callback.py: a late event makes this block instead of the next).
-        # [4]: 1 while the native callback waits for it (it reads the queue the moment the rewind lands).
-        self._event_seq = np.zeros(5, np.int64)
+        # Counter pairs (a, b): while a != b, an event is on its way into the queued blocks and the native
+        # audio callback may wait for it (live/native_callback.py: a late event makes this block instead of
+        # the next). [0, 1]: events posted while the render thread rewinds, of those it has taken up (`pump`);
+        # [2, 3]: messages a receiving thread has received, of those handled (`incoming`); [5, 6]: the same
+        # for messages waiting in a control queue (`incoming_queued`). [4]: 1 while the native callback waits
+        # (it reads the queue the moment the rewind lands).
+        self._event_seq = np.zeros(7, np.int64)
         self._inbox: deque = deque()
         self._heap: list = []
         self._seq = 0
@@ -507,7 +508,7 @@ class Engine:
             self._thread.join(timeout=5)
             self._thread = None
         seq = self._event_seq  # nothing is on its way any more: no callback waits
-        seq[1], seq[3] = seq[0], seq[2]
+        seq[1], seq[3], seq[6] = seq[0], seq[2], seq[5]
         if self._old_switch_interval is not None:
             sys.setswitchinterval(self._old_switch_interval)
             self._old_switch_interval = None
@@ -517,7 +518,13 @@ class Engine:
         """int64 [2] counters for a thread that receives control messages (OscReceiver's `pending`): [0] +1
         on arrival, [1] = [0] once handled. While they differ the native callback may wait for what the
         message posts, as for a posted event. None unless the engine rewinds (nothing would be waited for)."""
-        return self._event_seq[2:] if self.rewind else None
+        return self._event_seq[2:4] if self.rewind else None
+
+    @property
+    def incoming_queued(self) -> np.ndarray | None:
+        """As `incoming`, for messages that wait in a queue for another thread (the server's control queue:
+        MIDI): [0] +1 before queueing, [1] = [0] once the queue has been worked through."""
+        return self._event_seq[5:7] if self.rewind else None
 
     def wake_fd(self) -> int:
         """The write end of a pipe the audio callback writes one byte to after each block (created on first

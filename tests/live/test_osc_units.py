@@ -197,3 +197,32 @@ def test_receiver_marks_a_datagram_pending_from_arrival_until_handled():
         client.close()
     assert seen == [(1, 0), (2, 1)] and idle_seen[:2] == [(1, 0), (2, 1)]
     assert tuple(pending) == (3, 3) and r.stats["malformed packet"] == 1
+
+
+def test_queued_messages_are_on_their_way_until_the_control_thread_has_worked_the_queue(tiny_model):
+    """With a rewinding engine, MIDI (and OSC queued behind it) counts as on its way to the engine from the
+    moment it is queued until the control thread has handled the queue (`Engine.incoming_queued`: what the
+    native callback waits on); without rewind there is nothing to count."""
+    import time
+
+    from vaesynth.live.server import ServeOptions, Server
+    from vaesynth.models.instrument import load_instrument
+    from vaesynth.synth.engine import Engine
+
+    engine = Engine(48000, rewind=True)
+    server = Server(load_instrument(tiny_model), engine, ServeOptions(), log=lambda *a: None)
+    queued = engine.incoming_queued
+    server.midi_sink([0x90, 60, 100], 0.0)
+    server.osc_sink("/vaesynth/note", [60, 0], ("127.0.0.1", 5555), 0.0)  # behind it: queued too
+    assert tuple(queued) == (2, 0)
+    server.start()
+    try:
+        assert server.wait_idle(5.0)
+        deadline = time.monotonic() + 5.0
+        while queued[1] != 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        server.stop()
+    assert tuple(queued) == (2, 2)
+    assert [e[:2] for _, e in engine._inbox if e[0] != "timbre"] == [("note_on", 60), ("note_off", 60)]
+    assert Engine(48000).incoming_queued is None

@@ -143,8 +143,12 @@ def _call_nanosleep(typingctx, fn, req):
 @numba.njit(inline="always")
 def _on_its_way(seq):
     """The engine's `_event_seq` at address seq: an event posted and not yet taken up by the render thread,
-    or a message received and not yet handled."""
-    return _load(seq) != _load(seq + 8) or _load(seq + 16) != _load(seq + 24)
+    or a message received (or queued) and not yet handled."""
+    return (
+        _load(seq) != _load(seq + 8)
+        or _load(seq + 16) != _load(seq + 24)
+        or _load(seq + 40) != _load(seq + 48)
+    )
 
 
 # PortAudio: int cb(const void *in, void *out, unsigned long frames, const PaStreamCallbackTimeInfo *t,
@@ -175,7 +179,7 @@ def _build():
         if seq != 0 and ctl[WAIT_NS] > 0 and _on_its_way(seq):
             waits = numba.carray(_as_voidptr(ctl[WAITS]), (2,), np.int64)
             waits[0] += 1
-            flags = numba.carray(_as_voidptr(seq), (5,), np.int64)
+            flags = numba.carray(_as_voidptr(seq), (7,), np.int64)
             flags[4] = 1  # the render thread queues two blocks for us (Engine._callback_overdue)
             deadline = ts[0] * 1_000_000_000 + ts[1] + ctl[WAIT_NS]
             while True:

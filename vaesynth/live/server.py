@@ -111,6 +111,9 @@ class Server:
         # control thread for queued messages, or the OSC thread for a message it handles at once.
         self._lock = threading.Lock()
         self._handled_here = False
+        # Messages waiting in the queue are on their way to the engine: the audio callback may wait for them
+        # (Engine.incoming_queued; None without rewind).
+        self._queued = engine.incoming_queued
         self.controls.send_timbre()
         self.controls.flush()
 
@@ -126,10 +129,7 @@ class Server:
                 self._handle_safely(("osc", address, args, sender, t_recv))
                 self._handled_here = True
                 return
-            try:
-                self.queue.put_nowait(("osc", address, args, sender, t_recv))
-            except queue.Full:
-                self.queue_full[0] += 1
+            self._enqueue(("osc", address, args, sender, t_recv), 0)
 
     def osc_idle(self) -> None:
         """OSC thread, once its socket is empty: decode the timbre of the knob moves handled since, once."""
@@ -139,10 +139,18 @@ class Server:
                 self._flush_safely()
 
     def midi_sink(self, data, t_recv) -> None:
+        self._enqueue(("midi", data, None, None, t_recv), 1)
+
+    def _enqueue(self, item, source: int) -> None:
+        queued = self._queued
+        if queued is not None:
+            queued[0] += 1  # before the put: the control thread settles it after taking the item
         try:
-            self.queue.put_nowait(("midi", data, None, None, t_recv))
+            self.queue.put_nowait(item)
         except queue.Full:
-            self.queue_full[1] += 1
+            self.queue_full[source] += 1
+            if queued is not None:
+                queued[1] = queued[0]
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -191,6 +199,8 @@ class Server:
                     item = None
             with self._lock:
                 self._flush_safely(tick=True)
+            if self._queued is not None and item is None:  # the queue is worked through
+                self._queued[1] = self._queued[0]
 
     def _flush_safely(self, tick: bool = False) -> None:
         """Decode a pending timbre change (and send feedback when due). Holds: self._lock."""
