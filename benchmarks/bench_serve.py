@@ -98,6 +98,7 @@ def latency_run(
         engine.start()
         server.start()
         server.osc.start()
+        server.gc.start()  # as serve does: freeze the start-up heap before the stream starts
         server.audio = AudioOut(
             engine,
             device,
@@ -120,6 +121,7 @@ def latency_run(
             time.sleep(0.05 + 0.01 * rng.random())  # random phase against the block clock
         time.sleep(0.2)
         server.audio.stop()
+        server.gc.stop()
         server.osc.stop()
         server.stop()
         engine.stop()
