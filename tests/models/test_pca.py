@@ -194,4 +194,7 @@ def test_from_state_accepts_numpy_arrays_and_string_percent_keys(fitted):
     state["n_components_for"] = {str(k): v for k, v in state["n_components_for"].items()}
     loaded = LatentPCA.from_state(state)
     assert loaded.n_components_for == pca.n_components_for
-    np.testing.assert_array_equal(loaded.pcs_to_latent([1.0, 2.0]), pca.pcs_to_latent([1.0, 2.0]))
+    for name in ("mean", "components", "explained_variance", "explained_variance_ratio", "std", "scale"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(pca, name))
+    # Same arrays; the product may still differ in the last bit (BLAS picks its kernel by memory alignment).
+    np.testing.assert_allclose(loaded.pcs_to_latent([1.0, 2.0]), pca.pcs_to_latent([1.0, 2.0]), rtol=1e-13)
