@@ -74,7 +74,7 @@ def latency_run(
     )
     from vaesynth.live.osc import OscReceiver
     from vaesynth.live.record import Recorder
-    from vaesynth.live.server import ServeOptions, Server
+    from vaesynth.live.server import WAIT_FOR_OSC, ServeOptions, Server
     from vaesynth.models.instrument import load_instrument
     from vaesynth.synth.engine import Engine
 
@@ -90,7 +90,9 @@ def latency_run(
         engine = Engine(rate, blocksize=blocksize, engine=engine_name, render_margin_ms=margin_ms)
     server = Server(inst, engine, ServeOptions(engine=engine_name, blocksize=blocksize), log=lambda *a: None)
     server.probe_receive = []
-    server.osc = OscReceiver("127.0.0.1", 0, server.osc_sink, server.osc_idle, engine.incoming)
+    server.osc = OscReceiver(
+        "127.0.0.1", 0, server.osc_sink, server.osc_idle, engine.incoming, wait_for=WAIT_FOR_OSC
+    )
     with tempfile.TemporaryDirectory() as d:
         wav = Path(d) / "out.wav"
         server.recorder = Recorder(wav, rate, capacity_s=8.0)

@@ -267,9 +267,66 @@ def test_streaming_engine_counts_posted_events_until_the_render_thread_takes_the
             e.note_on(60 + k, 100)
             assert e._event_seq[0] == k
             _wait_until(lambda k=k: e._event_seq[1] == k)
+        # continuous controls are not waited for (synth/engine.py TIMED_EVENTS)
+        e.set_bend(1.0)
+        e.set_gain_db(-6.0)
+        e.set_timbre(harmonic_timbre(sawtooth_amplitudes(10)))
+        assert e._event_seq[0] == 3
+        e.set_sustain(True)
+        assert e._event_seq[0] == 4
+        _wait_until(lambda: e._event_seq[1] == 4)
     finally:
         e.stop()
     e._event_seq[0] += 1  # a post racing stop(): settled by the next stop
     e.stop()
     assert e._event_seq[0] == e._event_seq[1] and e.rewinds + e.rewind_misses >= 1
     assert two_oscbank_engine(128).incoming is None  # without rewind nothing is waited for
+
+
+def test_period_lateness_follows_the_device_grid_without_drift():
+    """The callback's estimate of its period starts: anchored on the earliest callbacks, late ones measured
+    against it, exact over millions of periods (48 kHz / 128: 2,666,666.67 ns, not an integer)."""
+    lateness = native_callback._period_lateness.py_func
+    grid = np.zeros(2, np.int64)
+    t0 = 10**12
+    assert lateness(grid, t0, 128, 48000) == 0  # the first callback anchors
+    start = lambda k: t0 + k * 128 * 10**9 // 48000  # noqa: E731
+    assert lateness(grid, start(1) + 30_000, 128, 48000) == 30_000  # 30 us late
+    assert lateness(grid, start(2) + 1_000_000, 128, 48000) == 1_000_000  # 1 ms late: a late wake-up
+    assert lateness(grid, start(3) - 5_000, 128, 48000) == 0  # early: the grid moves back to it
+    assert grid[0] == start(3) - 5_000
+    # later than a whole period: the device restarted its clock (JACK's timed driver after an xrun)
+    t1 = start(3) - 5_000 + 2 * 2_666_667 + 100
+    assert lateness(grid, t1, 128, 48000) == 0 and grid[0] == t1
+    # three million on-time periods later (across the anchor's rebase) the grid is still exact to 1 ns
+    k = 3_000_000
+    grid[1] = k - 1
+    exact = t1 + k * 128 * 10**9 // 48000
+    assert abs(lateness(grid, exact + 2_000, 128, 48000) - 2_000) <= 1
+
+
+def test_native_callback_waits_only_in_the_first_part_of_its_period():
+    """With the device's rate known, the wait's deadline counts from the start of the period, not from the
+    callback: one that entered late in its period waits less, and one later than the whole wait not at all
+    (the next period would come while it waited: JACK counts that client as not finished)."""
+    rate, frames = 48000, 4800  # a 100 ms period keeps the timings far from this machine's jitter
+    period = frames * 10**9 // rate
+    live = two_oscbank_engine(frames, rewind=True, lead_samples=2 * frames)
+    live.pump()
+    drive = Driver(live, channels=1, event_wait_s=0.06)
+    drive.cb.ctl[native_callback.RATE] = rate
+    probe_block = np.zeros((frames, 1), np.float32)
+    live.incoming[0] += 1  # a message on its way that is never handled: every wait runs to its deadline
+
+    def late_call(late_ns):
+        drive.cb.grid[:] = (time.clock_gettime_ns(time.CLOCK_MONOTONIC) - period - late_ns, 0)
+        t = time.perf_counter()
+        drive(probe_block)
+        return time.perf_counter() - t
+
+    took = late_call(50_000_000)  # 50 ms into its period: 10 ms left of the 60 ms wait
+    assert tuple(drive.cb.waits) == (1, 1) and 0.005 <= took < 0.04
+    took = late_call(70_000_000)  # later than the whole wait: no wait
+    assert tuple(drive.cb.waits) == (1, 1) and took < 0.005
+    took = late_call(0)  # on time: the whole wait
+    assert tuple(drive.cb.waits) == (2, 2) and took >= 0.06

@@ -199,6 +199,64 @@ def test_receiver_marks_a_datagram_pending_from_arrival_until_handled():
     assert tuple(pending) == (3, 3) and r.stats["malformed packet"] == 1
 
 
+def test_receiver_settles_at_once_what_the_audio_callback_need_not_wait_for():
+    """With `wait_for`, a message to another address (a knob move) is not counted as on its way, one to a note
+    is until handled, and a bundle holding a note is too."""
+    import socket
+    import time
+
+    import numpy as np
+    from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    pending = np.zeros(2, np.int64)
+    seen = []
+    r = OscReceiver(
+        "127.0.0.1",
+        0,
+        lambda a, args, sender, t: seen.append((a, tuple(pending))),
+        None,
+        pending,
+        wait_for=frozenset({"/vaesynth/note"}),
+    )
+
+    def bundle(*messages):
+        b = OscBundleBuilder(IMMEDIATELY)
+        for address, args in messages:
+            m = OscMessageBuilder(address)
+            for a in args:
+                m.add_arg(a)
+            b.add_content(m.build())
+        return b.build().dgram
+
+    datagrams = (
+        (encode_message("/vaesynth/pc", [0, 1.5]), 1),
+        (encode_message("/vaesynth/note", [60, 100]), 2),
+        (bundle(("/vaesynth/pc", [0, 1.0]), ("/vaesynth/note", [60, 100])), 4),
+        (bundle(("/vaesynth/pc", [1, 1.0]), ("/vaesynth/pc", [2, 1.0])), 6),
+    )
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        r.start()
+        for data, n_seen in datagrams:
+            client.sendto(data, ("127.0.0.1", r.port))
+            deadline = time.monotonic() + 5.0
+            while (len(seen) < n_seen or pending[0] != pending[1]) and time.monotonic() < deadline:
+                time.sleep(0.005)
+    finally:
+        r.stop()
+        client.close()
+    assert seen == [
+        ("/vaesynth/pc", (0, 0)),  # never counted
+        ("/vaesynth/note", (1, 0)),  # on its way until handled
+        ("/vaesynth/pc", (2, 1)),  # a bundle with a note in it: on its way until all of it is handled
+        ("/vaesynth/note", (2, 1)),
+        ("/vaesynth/pc", (3, 3)),  # a bundle without one: settled once parsed, before its handlers run
+        ("/vaesynth/pc", (3, 3)),
+    ]
+    assert r.stats["messages"] == 6
+
+
 def test_queued_messages_are_on_their_way_until_the_control_thread_has_worked_the_queue(tiny_model):
     """With a rewinding engine, MIDI (and OSC queued behind it) counts as on its way to the engine from the
     moment it is queued until the control thread has handled the queue (`Engine.incoming_queued`: what the
@@ -215,6 +273,13 @@ def test_queued_messages_are_on_their_way_until_the_control_thread_has_worked_th
     server.midi_sink([0x90, 60, 100], 0.0)
     server.osc_sink("/vaesynth/note", [60, 0], ("127.0.0.1", 5555), 0.0)  # behind it: queued too
     assert tuple(queued) == (2, 0)
+    # knob moves are queued but not waited for (one block later is not heard): CC 70, pitch bend, /pc
+    server.midi_sink([0xB0, 70, 64], 0.0)
+    server.midi_sink([0xE0, 0, 80], 0.0)
+    server.osc_sink("/vaesynth/pc", [0, 1.0], ("127.0.0.1", 5555), 0.0)
+    assert tuple(queued) == (2, 0) and server.queue.qsize() == 5
+    server.midi_sink([0xB0, 64, 127], 0.0)  # the sustain pedal ends notes: waited for
+    assert tuple(queued) == (3, 0)
     server.start()
     try:
         assert server.wait_idle(5.0)
@@ -223,6 +288,10 @@ def test_queued_messages_are_on_their_way_until_the_control_thread_has_worked_th
             time.sleep(0.005)
     finally:
         server.stop()
-    assert tuple(queued) == (2, 2)
-    assert [e[:2] for _, e in engine._inbox if e[0] != "timbre"] == [("note_on", 60), ("note_off", 60)]
+    assert tuple(queued) == (3, 3)
+    assert [e[:2] for _, e in engine._inbox if e[0] in ("note_on", "note_off", "sustain")] == [
+        ("note_on", 60),
+        ("note_off", 60),
+        ("sustain", True),
+    ]
     assert Engine(48000).incoming_queued is None

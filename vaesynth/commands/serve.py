@@ -194,7 +194,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
     from vaesynth.live.midi import open_midi_input
     from vaesynth.live.osc import OscReceiver
     from vaesynth.live.record import Recorder
-    from vaesynth.live.server import ServeOptions, Server
+    from vaesynth.live.server import WAIT_FOR_OSC, ServeOptions, Server
     from vaesynth.synth.engine import Engine
 
     say = lambda *a: print(*a, flush=True)  # noqa: E731
@@ -245,7 +245,12 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 server.osc = OscReceiver(
-                    args.osc_host, args.osc_port, server.osc_sink, server.osc_idle, engine.incoming
+                    args.osc_host,
+                    args.osc_port,
+                    server.osc_sink,
+                    server.osc_idle,
+                    engine.incoming,
+                    wait_for=WAIT_FOR_OSC,
                 )
             for w in caught:
                 say(f"vaesynth: warning: {w.message}")

@@ -206,6 +206,7 @@ class AudioOut:
             probe=self.probe,
             wake_fd=self.engine.wake_fd(),
             event_wait_s=self.event_wait_s,
+            sample_rate=self.engine.sample_rate,
         )
         self._waits = self._native.waits
         return sd._StreamBase(

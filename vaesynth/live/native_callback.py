@@ -10,9 +10,10 @@ What it does per block, on preallocated memory only (no allocation, no locks, no
   1. counts the block and any PortAudio status flags (an underflow reported by the device = a device xrun);
   2. stamps the engine's `_callback_time` with CLOCK_MONOTONIC (the clock behind time.perf_counter on
      Linux, so the render thread's just-in-time schedule reads it directly);
-  3. if a control message has arrived and is still being handled, or its event has been posted and the
+  3. if a note message has arrived and is still being handled, or its event has been posted and the
      render thread is still bringing it into the queued blocks (the engine's `_event_seq`), waits for it,
-     sleeping 20 µs at a time, at most `event_wait_s` (AudioOut's default: half a block): an event that
+     sleeping 20 µs at a time, until `event_wait_s` (AudioOut's default: half a block) after the start of
+     this period (`_period_lateness`; a callback entering later than that does not wait): a note that
      arrives just before the callback then makes this block instead of the next. The device plays the block
      at the same time whenever within its period the callback hands it over, so the wait costs no latency,
      only a bounded part of the period; a wait that runs out is counted and the block goes out as it is
@@ -56,8 +57,10 @@ REC_BUF, REC_CAP, REC_POS, REC_OVERFLOW = range(7, 11)
 PROBE_T, PROBE_FIRST, PROBE_DAC, PROBE_N, PROBE_CAP = range(11, 16)
 WAKE_FD, WAKE_BYTE, TIMESPEC, FN_WRITE, FN_CLOCK = range(16, 21)
 EVENT_SEQ, WAIT_NS, WAITS, FN_SLEEP, SLEEP_TS, PROBE_WAIT = range(21, 27)
-N_SLOTS = 27
+GRID, RATE = range(27, 29)
+N_SLOTS = 29
 SLEEP_NS = 20_000  # the wait for a late event polls at this step
+REBASE = 1 << 20  # periods after which the period grid's anchor moves up (keeps k * frames * 1e9 in int64)
 
 CLOCK_MONOTONIC = 1  # Linux <time.h>
 PA_CONTINUE = 0
@@ -151,6 +154,34 @@ def _on_its_way(seq):
     )
 
 
+@numba.njit(inline="always")
+def _period_lateness(grid, now_ns, frames, rate):
+    """Nanoseconds this callback entered after the start of its period, on an estimated grid of period
+    starts, grid = [anchor_ns, k]: period k starts at anchor + k * frames * 1e9 / rate (exact, no drift).
+
+    The grid is anchored on the earliest callbacks: one that comes before its expected start re-anchors it
+    there; one later than a whole period re-anchors it too (the device restarted its clock: JACK's timed
+    driver does after an xrun, and runs the late cycle at once). Anything in between is lateness: a device
+    thread or this one woken late. The next period still starts on the grid, so a callback that entered late
+    has that much less of its period left; waiting a fixed time from its own entry would run past it."""
+    if grid[0] == 0:
+        grid[0] = now_ns
+        grid[1] = 0
+        return np.int64(0)
+    k = grid[1] + 1
+    if k >= REBASE:
+        grid[0] += (k - 1) * frames * 1_000_000_000 // rate
+        k = 1
+    expected = grid[0] + k * frames * 1_000_000_000 // rate
+    period = frames * 1_000_000_000 // rate
+    if now_ns < expected or now_ns - expected > period:
+        grid[0] = now_ns
+        grid[1] = 0
+        return np.int64(0)
+    grid[1] = k
+    return now_ns - expected
+
+
 # PortAudio: int cb(const void *in, void *out, unsigned long frames, const PaStreamCallbackTimeInfo *t,
 #                   PaStreamCallbackFlags status, void *user)
 _ULONG = types.uint64 if ctypes.sizeof(ctypes.c_ulong) == 8 else types.uint32
@@ -172,16 +203,25 @@ def _build():
         _call_clock_gettime(ctl[FN_CLOCK], np.int64(CLOCK_MONOTONIC), ctl[TIMESPEC])
         now = np.float64(ts[0]) + np.float64(ts[1]) * 1e-9
         numba.carray(_as_voidptr(ctl[CB_TIME]), (1,), np.float64)[0] = now
+        now_ns = ts[0] * 1_000_000_000 + ts[1]
 
-        # 3. an event on its way into the queued blocks: wait for it (bounded)
+        # the device's period grid: how late in its period this callback came (see _period_lateness)
+        late_ns = np.int64(0)
+        if ctl[RATE] > 0:
+            late_ns = _period_lateness(
+                numba.carray(_as_voidptr(ctl[GRID]), (2,), np.int64), now_ns, frames, ctl[RATE]
+            )
+
+        # 3. an event on its way into the queued blocks: wait for it (bounded, and only in the first part
+        # of the period: the deadline is counted from the period's start, not from this callback's)
         waited = 0.0
         seq = ctl[EVENT_SEQ]
-        if seq != 0 and ctl[WAIT_NS] > 0 and _on_its_way(seq):
+        if seq != 0 and ctl[WAIT_NS] > late_ns and _on_its_way(seq):
             waits = numba.carray(_as_voidptr(ctl[WAITS]), (2,), np.int64)
             waits[0] += 1
             flags = numba.carray(_as_voidptr(seq), (7,), np.int64)
             flags[4] = 1  # the render thread queues two blocks for us (Engine._callback_overdue)
-            deadline = ts[0] * 1_000_000_000 + ts[1] + ctl[WAIT_NS]
+            deadline = now_ns - late_ns + ctl[WAIT_NS]
             while True:
                 _call_nanosleep(ctl[FN_SLEEP], ctl[SLEEP_TS])
                 if not _on_its_way(seq):
@@ -285,6 +325,7 @@ class NativeCallback:
         probe=None,
         wake_fd: int = -1,
         event_wait_s: float = 0.0,
+        sample_rate: int = 0,
     ):
         cb = compiled()
         if cb is None:
@@ -330,6 +371,12 @@ class NativeCallback:
         ctl[WAIT_NS] = int(round(event_wait_s * 1e9))
         ctl[WAITS] = _address(self.waits)
         ctl[SLEEP_TS] = _address(self._sleep)
+        # The device's period grid (anchor ns, periods since): without a sample rate the wait counts from
+        # the callback's own entry.
+        self.grid = np.zeros(2, np.int64)
+        self._keep.append(self.grid)
+        ctl[GRID] = _address(self.grid)
+        ctl[RATE] = int(sample_rate)
         self.ctl = ctl
         self.pointer = cb.address
         self.cfunc = cb

@@ -58,7 +58,9 @@ class OscReceiver:
     socket (clients expect replies from the port they sent to); safe from another thread.
     `pending`: an int64 [2] array (the engine's `incoming`) or None: [0] counts datagrams received, [1] is set
     to it once one has been handled (idle included), so the audio callback knows a control message is on its
-    way from the moment it arrives (live/native_callback.py).
+    way from the moment it arrives (live/native_callback.py). `wait_for`: the addresses worth that wait
+    (None: all); a message to another address is not counted, a bundle without one is settled as soon as
+    it is parsed.
     """
 
     def __init__(
@@ -68,10 +70,13 @@ class OscReceiver:
         sink: Callable,
         idle: Callable | None = None,
         pending: np.ndarray | None = None,
+        wait_for: frozenset[str] | None = None,
     ):
         self.sink = sink
         self.idle = idle
         self.pending = pending
+        self.wait_for = wait_for
+        self._wait_for_bytes = None if wait_for is None else frozenset(a.encode() for a in wait_for)
         self.stats: Counter = Counter()
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
@@ -132,6 +137,8 @@ class OscReceiver:
                 continue
             t_recv = time.perf_counter()
             pending = self.pending
+            if pending is not None and not self._worth_waiting(data):
+                pending = None  # a knob move, say: not counted at all
             if pending is not None:
                 pending[0] += 1
             try:
@@ -142,6 +149,23 @@ class OscReceiver:
             finally:
                 if pending is not None:
                     pending[1] = pending[0]
+
+    def _worth_waiting(self, data: bytes) -> bool:
+        """Before parsing: could this datagram hold an address in `wait_for`? (A message's address is its
+        first NUL-terminated string; a bundle has to be parsed to tell.)"""
+        if self._wait_for_bytes is None or data.startswith(b"#bundle"):
+            return True
+        return data[: data.find(b"\x00")] in self._wait_for_bytes
+
+    @staticmethod
+    def _any_address(messages, addresses: frozenset[str]) -> bool:
+        for tm in messages:
+            try:
+                if tm.message.address in addresses:
+                    return True
+            except Exception:  # a malformed message: counted when it is passed on
+                pass
+        return False
 
     def handle_datagram(self, data: bytes, sender, t_recv: float) -> None:
         """Parse one datagram and pass its messages to the sink; never raises."""
@@ -157,6 +181,9 @@ class OscReceiver:
         if len(messages) > MAX_MESSAGES_PER_PACKET:
             self.stats["too many messages"] += len(messages) - MAX_MESSAGES_PER_PACKET
             messages = messages[:MAX_MESSAGES_PER_PACKET]
+        pending, wait_for = self.pending, self.wait_for
+        if pending is not None and wait_for is not None and not self._any_address(messages, wait_for):
+            pending[1] = pending[0]  # nothing here the audio callback should wait for
         for tm in messages:
             try:
                 msg = tm.message

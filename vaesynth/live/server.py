@@ -38,6 +38,19 @@ QUEUE_SIZE = 16384
 BURST = 512  # messages handled before a coalesced timbre decode is forced
 TICK_S = 0.005
 STOP_FADE_S = 0.06  # panic's fast fade plus a block or two, before the stream closes
+# Messages whose events are timed (synth/engine.py TIMED_EVENTS): the audio callback waits for these while
+# they are on their way (OscReceiver(wait_for=...), the control queue); knob moves it does not wait for.
+WAIT_FOR_OSC = frozenset({PREFIX + "note", PREFIX + "panic"})
+WAIT_FOR_CC = frozenset({64, 120, 123})  # sustain, all sound off, all notes off
+
+
+def midi_is_timed(data) -> bool:
+    """A raw MIDI message that plays or ends notes (note on/off, sustain, all off)."""
+    try:
+        kind = data[0] & 0xF0
+        return kind in (0x80, 0x90) or (kind == 0xB0 and data[1] in WAIT_FOR_CC)
+    except (IndexError, TypeError):
+        return False
 
 
 @dataclass
@@ -129,7 +142,7 @@ class Server:
                 self._handle_safely(("osc", address, args, sender, t_recv))
                 self._handled_here = True
                 return
-            self._enqueue(("osc", address, args, sender, t_recv), 0)
+            self._enqueue(("osc", address, args, sender, t_recv), 0, address in WAIT_FOR_OSC)
 
     def osc_idle(self) -> None:
         """OSC thread, once its socket is empty: decode the timbre of the knob moves handled since, once."""
@@ -139,10 +152,10 @@ class Server:
                 self._flush_safely()
 
     def midi_sink(self, data, t_recv) -> None:
-        self._enqueue(("midi", data, None, None, t_recv), 1)
+        self._enqueue(("midi", data, None, None, t_recv), 1, midi_is_timed(data))
 
-    def _enqueue(self, item, source: int) -> None:
-        queued = self._queued
+    def _enqueue(self, item, source: int, timed: bool) -> None:
+        queued = self._queued if timed else None
         if queued is not None:
             queued[0] += 1  # before the put: the control thread settles it after taking the item
         try:
