@@ -160,6 +160,17 @@ def latency_run(
     return np.array(to_cb), np.array(to_dac), float(np.median(decode_s)), xruns, rate
 
 
+def host_steal_s() -> float:
+    """CPU seconds the hypervisor gave this VM's CPUs to someone else, so far (/proc/stat 'steal'; 0 where
+    unknown). On this machine JACK's own xruns come with bursts of it: the benchmark prints it per run."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def proc_stat(pid: int) -> tuple[float, float]:
     """(user + system CPU seconds, RSS MiB) of a process."""
     with open(f"/proc/{pid}/stat") as f:
@@ -280,15 +291,17 @@ def main() -> int:
             label = {"eager": "eager, 1 block", "rewind": f"rewind, {DEFAULT_LEAD_BLOCKS} blocks"}.get(m)
             if label is None:
                 label = f"rewind, lead {m[7:]}" if m.startswith("rewind:") else f"just in time, {m} ms"
+            steal0, t0 = host_steal_s(), time.monotonic()
             to_cb, to_dac, decode_s, xruns, rate = latency_run(
                 model, a.trials, m, a.engine, callback=a.callback, event_wait_s=wait_s
             )
+            steal = (host_steal_s() - steal0) / (time.monotonic() - t0)
             ms = lambda v, q: f"{np.percentile(v, q) * 1e3:.2f}"  # noqa: E731
             print(
                 f"{label:<26}{ms(to_cb, 50):>13} ms{ms(to_cb, 95):>7}{ms(to_cb, 99):>7}{ms(to_cb, 100):>7}"
                 f"{ms(to_dac, 50):>12}{ms(to_dac, 99):>7}"
                 f"{xruns[0]:>11}{xruns[1]:>10}{xruns[2]:>9}{xruns[3]:>8}{xruns[4]:>8}{xruns[5]:>8}"
-                f"   (n={len(to_cb)})"
+                f"   (n={len(to_cb)}, host steal {steal * 1e3:.1f} ms/s)"
             )
         print(
             f"one block = {128 / rate * 1e3:.2f} ms; decode (one latent -> timbre, added by /pc and /z): "
@@ -306,7 +319,9 @@ def main() -> int:
             + how
             + (", rewound on events" if rewind else "")
         )
+        steal0, t0 = host_steal_s(), time.monotonic()
         rows, rss0, info, k = soak(model, a.minutes, a.engine, extra, a.callback)
+        steal = (host_steal_s() - steal0) / (time.monotonic() - t0)
         waits = info.get("event_waits", {})
         print(f"{'t (s)':>8}{'CPU %':>8}{'RSS MiB':>10}")
         print(f"{0:>8.0f}{'':>8}{rss0:>10.1f}")
@@ -318,7 +333,8 @@ def main() -> int:
             f"{info.get('rewinds', 0)} rewinds, {info.get('rewind_misses', 0)} missed; callback waited for "
             f"{waits.get('waited', 0)} ({waits.get('ran_out', 0)} ran out); "
             f"{k * 4} /pc messages sent, "
-            f"{info['received'].get('osc applied', 0)} applied, {info['dropped_total']} dropped"
+            f"{info['received'].get('osc applied', 0)} applied, {info['dropped_total']} dropped; "
+            f"host steal {steal * 1e3:.1f} ms/s"
         )
     return 0
 
