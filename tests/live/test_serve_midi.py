@@ -58,9 +58,15 @@ class JackMidiSource:
 
 @pytest.fixture(scope="module")
 def session(tiny_model, jack_server, tmp_path_factory):
-    """One scripted session against one server; returns the observations the tests check."""
+    """One scripted session against one server; returns the observations the tests check. Run again if the
+    hypervisor stalled this VM during a run with xruns (tests/live/hostnoise.py)."""
+    from tests.live.hostnoise import undisturbed
+
     require("jack_connect")
-    d = tmp_path_factory.mktemp("serve-midi")
+    return undisturbed(lambda: _session(tiny_model, tmp_path_factory.mktemp("serve-midi")), "exit")
+
+
+def _session(tiny_model, d):
     (d / "knobs.toml").write_text(MAP)
     rec = d / "record.wav"
     name = "vstmidi"
@@ -246,7 +252,7 @@ def test_pure_data_patch_drives_the_server_over_osc(session):
 
 def test_midi_session_ends_cleanly_without_xruns(session):
     assert session["rc"] == 0, session["log"]
-    assert session["exit"]["xruns"] == 0, session["log"]
+    assert session["exit"]["xruns"] == 0, (session["attempts"], session["steal_ticks"], session["log"])
     assert session["exit"]["gc"]["frozen"] > 10_000  # the start-up heap is out of the collector's reach
     assert session["exit"]["audio_callback"] == "python"
     assert session["exit"]["rewinds"] >= 1, session["exit"]  # rewind works with the Python callback too

@@ -18,10 +18,11 @@ RATE = 48000
 
 
 def spectrum_db(x: np.ndarray) -> np.ndarray:
-    """Mean log-magnitude spectrum of x over 4096-sample Hann frames (dB)."""
+    """Log-magnitude spectrum of x (dB): the median over 4096-sample Hann frames, so that one frame hit by a
+    dropout (JACK's dummy driver waking late on this VM) does not decide it."""
     n = 4096
     frames = np.lib.stride_tricks.sliding_window_view(x, n)[:: n // 2]
-    mag = np.abs(np.fft.rfft(frames * np.hanning(n), axis=1)).mean(axis=0)
+    mag = np.median(np.abs(np.fft.rfft(frames * np.hanning(n), axis=1)), axis=0)
     return 20 * np.log10(mag + 1e-9)
 
 
@@ -48,11 +49,18 @@ def align(short: np.ndarray, long: np.ndarray) -> int:
 @pytest.fixture(scope="module")
 def played(tiny_model, jack_server, tmp_path_factory):
     """One server session: a note played over OSC with a PCA move in the middle, captured by jack_capture
-    from the server's JACK port; the server is SIGTERMed afterwards. Returns what the tests need."""
-    from tests.live.conftest import ServeProcess
+    from the server's JACK port; the server is SIGTERMed afterwards. Returns what the tests need. Run again
+    if the hypervisor stalled this VM during a run with xruns (tests/live/hostnoise.py)."""
+    from tests.live.hostnoise import undisturbed
 
     require("jack_capture")
-    d = tmp_path_factory.mktemp("serve-osc")
+    require("oscsend")
+    return undisturbed(lambda: _play(tiny_model, tmp_path_factory.mktemp("serve-osc")), "exit_info")
+
+
+def _play(tiny_model, d):
+    from tests.live.conftest import ServeProcess
+
     rec = d / "record.wav"
     name = "vstosc"
     server = ServeProcess(
@@ -100,7 +108,6 @@ def played(tiny_model, jack_server, tmp_path_factory):
         time.sleep(0.8)
         info = c.info()
         # liblo's oscsend: an outside OSC implementation, one message per process
-        require("oscsend")
         subprocess.run(
             ["oscsend", "localhost", str(server.port), "/vaesynth/pc", "if", "1", "1.25"],
             check=True,
@@ -155,7 +162,7 @@ def test_serve_pca_move_changes_the_timbre(played):
     same_db = np.sqrt(
         np.mean((spectrum_db(a[: len(a) // 2])[:2000] - spectrum_db(a[len(a) // 2 :])[:2000]) ** 2)
     )
-    assert lsd_db > 3.0 and same_db < 1.5
+    assert lsd_db > 3.0 and same_db < 1.5, (lsd_db, same_db)
     assert abs(centroid_in_harmonics(a, 440.0) - centroid_in_harmonics(b, 440.0)) > 0.2
 
 
@@ -176,7 +183,7 @@ def test_serve_info_reports_the_model_and_no_xruns(played, tiny_model):
     assert info["osc_port"] > 0 and info["midi_in"] is None
     assert info["received"]["osc applied"] >= 4
     assert info["pcs"][0] == pytest.approx(3.0, abs=1e-4)
-    assert played["exit_info"]["xruns"] == 0, played["log"]
+    assert played["exit_info"]["xruns"] == 0, (played["attempts"], played["steal_ticks"], played["log"])
     if native_callback.available():
         assert played["exit_info"]["audio_callback"] == "native"
     # serve rewinds by default (two blocks queued): the notes and PCA moves were brought forward into them
