@@ -62,6 +62,7 @@ def latency_run(
     blocksize: int = 128,
     callback: str = "auto",
     event_wait_s: float | None = None,
+    control: str = "note",
 ):
     import soundfile as sf
 
@@ -116,10 +117,18 @@ def latency_run(
         addr = ("127.0.0.1", server.osc.port)
         rng = np.random.default_rng(0)
         time.sleep(0.3)
-        for _ in range(trials):
+        if control == "gain":  # a held note, its level stepped up from -60 dB to 0 dB
             client.sendto(osc("/vaesynth/note", 69, 100), addr)
-            time.sleep(0.04)
-            client.sendto(osc("/vaesynth/panic"), addr)
+            time.sleep(0.2)
+        for _ in range(trials):
+            if control == "gain":
+                client.sendto(osc("/vaesynth/gain", -60.0), addr)
+                time.sleep(0.04)
+                client.sendto(osc("/vaesynth/gain", 0.0), addr)
+            else:
+                client.sendto(osc("/vaesynth/note", 69, 100), addr)
+                time.sleep(0.04)
+                client.sendto(osc("/vaesynth/panic"), addr)
             time.sleep(0.05 + 0.01 * rng.random())  # random phase against the block clock
         time.sleep(0.2)
         server.audio.stop()
@@ -133,14 +142,18 @@ def latency_run(
     t_cb, first, dac = probe.t_callback[:n], probe.first_frame[:n], probe.dac_delay_s[:n]
     handed = t_cb + probe.waited_s[:n]  # when each block went to the device
     to_cb, to_dac = [], []
-    for t_recv, args in server.probe_receive:
-        if args[1] == 0:
+    for t_recv, address, args in server.probe_receive:
+        if not address.endswith(control):
             continue
+        if (control == "note" and args[1] == 0) or (control == "gain" and args[0] < 0):
+            continue  # note-offs, gain steps down
         i = int(np.searchsorted(handed, t_recv))  # first block handed out after the packet arrived
         if i >= n:
             continue
         start = int(first[i])
-        loud = np.flatnonzero(np.abs(x[start : start + rate // 20]) > 1e-7)
+        # a note: the first sample out of silence; a gain step: the first sample 10x louder than before it
+        floor = 1e-7 if control == "note" else 10 * np.abs(x[max(0, start - rate // 50) : start]).max()
+        loud = np.flatnonzero(np.abs(x[start : start + rate // 20]) > floor)
         if loud.size == 0:
             continue
         s = start + int(loud[0])
@@ -270,14 +283,20 @@ def main() -> int:
         help="latency: how long the native callback may wait for a late event (default: serve's, "
         "half a block; 0 = never)",
     )
+    ap.add_argument(
+        "--control",
+        choices=("note", "gain"),
+        default="note",
+        help="latency: of a note-on (waited for when late) or of a /gain step on a held note (a continuous "
+        "control, as knob moves: never waited for)",
+    )
     a = ap.parse_args()
     wait_s = None if a.event_wait_ms is None else a.event_wait_ms * 1e-3
     os.environ.setdefault("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
     model = a.model or tiny_model(Path(tempfile.mkdtemp()))
     if not a.skip_latency:
-        print(
-            f"OSC note-on -> first output sample, 48 kHz / 128-sample blocks, {a.engine}, {a.trials} trials"
-        )
+        what = "note-on" if a.control == "note" else "/gain step -60 -> 0 dB (a continuous control)"
+        print(f"OSC {what} -> first output sample, 48 kHz / 128-sample blocks, {a.engine}, {a.trials} trials")
         print(f"callback: {a.callback}; load average {os.getloadavg()[0]:.2f}")
         print(
             f"{'mode':<26}{'to callback med':>16}{'p95':>7}{'p99':>7}{'max':>7}{'to DAC med':>12}{'p99':>7}"
@@ -290,7 +309,7 @@ def main() -> int:
                 label = f"rewind, lead {m[7:]}" if m.startswith("rewind:") else f"just in time, {m} ms"
             steal0, t0 = host_steal_s(), time.monotonic()
             to_cb, to_dac, decode_s, xruns, rate = latency_run(
-                model, a.trials, m, a.engine, callback=a.callback, event_wait_s=wait_s
+                model, a.trials, m, a.engine, callback=a.callback, event_wait_s=wait_s, control=a.control
             )
             steal = (host_steal_s() - steal0) / (time.monotonic() - t0)
             ms = lambda v, q: f"{np.percentile(v, q) * 1e3:.2f}"  # noqa: E731

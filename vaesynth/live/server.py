@@ -110,7 +110,8 @@ class Server:
         self.audio = None  # live.audio.AudioOut
         self.recorder = None
         self.gc = GcWatch()  # serve starts it once everything runs
-        self.probe_receive: list | None = None  # benchmarks: (t_recv, address) of note messages
+        # benchmarks: (t_recv, address, args) of note and gain messages
+        self.probe_receive: list | None = None
         self.counts: Counter = Counter()  # control thread: received / applied / dropped per source
         self.midi_dropped: Counter = Counter()  # control thread: by reason
         self.osc_dropped: Counter = Counter()  # control thread: by reason (Controls reasons + server's own)
@@ -246,8 +247,8 @@ class Server:
         if address == PREFIX + "learn":
             self._on_learn(args)
             return
-        if self.probe_receive is not None and address == PREFIX + "note":
-            self.probe_receive.append((t_recv, list(args)))
+        if self.probe_receive is not None and address in (PREFIX + "note", PREFIX + "gain"):
+            self.probe_receive.append((t_recv, address, list(args)))
         before = Counter(self.controls.dropped)
         if self.controls.dispatch(address, args):
             self.counts["osc applied"] += 1
