@@ -34,6 +34,8 @@ ADDRESSES = ("note", "z", "pc", "bend", "gain", "engine", "panic", "sustain")
 LATENT_LIMIT = 8.0
 PCS_LIMIT = 6.0
 PC_CC_FIRST, PC_CC_COUNT, PC_CC_RANGE_STD = 70, 8, 3.0
+SUSTAIN_CC = 64
+ALL_OFF_CCS = frozenset({120, 123})  # all sound off, all notes off -> /panic
 
 
 class TimbreSource(Protocol):
@@ -179,12 +181,12 @@ def midi_to_control(msg, bend_range_semitones: float = 2.0):
     if kind == "pitchwheel":
         return PREFIX + "bend", [msg.pitch / 8192.0 * bend_range_semitones]
     if kind == "control_change":
-        if msg.control == 64:
+        if msg.control == SUSTAIN_CC:
             return PREFIX + "sustain", [1 if msg.value >= 64 else 0]
         if PC_CC_FIRST <= msg.control < PC_CC_FIRST + PC_CC_COUNT:
             value_std = (msg.value / 127.0 * 2.0 - 1.0) * PC_CC_RANGE_STD
             return PREFIX + "pc", [msg.control - PC_CC_FIRST, value_std]
-        if msg.control in (120, 123):
+        if msg.control in ALL_OFF_CCS:
             return PREFIX + "panic", []
     return None
 

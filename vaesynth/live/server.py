@@ -31,7 +31,7 @@ from vaesynth.live.gcwatch import GcWatch
 from vaesynth.live.knobmap import KnobMap, parse_target
 from vaesynth.live.midi import parse_midi
 from vaesynth.live.osc import encode_message
-from vaesynth.synth.controls import PREFIX, Controls, midi_to_control
+from vaesynth.synth.controls import ALL_OFF_CCS, PREFIX, SUSTAIN_CC, Controls, midi_to_control
 from vaesynth.synth.engine import Engine
 
 QUEUE_SIZE = 16384
@@ -41,7 +41,7 @@ STOP_FADE_S = 0.06  # panic's fast fade plus a block or two, before the stream c
 # Messages whose events are timed (synth/engine.py TIMED_EVENTS): the audio callback waits for these while
 # they are on their way (OscReceiver(wait_for=...), the control queue); knob moves it does not wait for.
 WAIT_FOR_OSC = frozenset({PREFIX + "note", PREFIX + "panic"})
-WAIT_FOR_CC = frozenset({64, 120, 123})  # sustain, all sound off, all notes off
+WAIT_FOR_CC = ALL_OFF_CCS | {SUSTAIN_CC}
 
 
 def midi_is_timed(data) -> bool:
