@@ -280,6 +280,10 @@ def test_queued_messages_are_on_their_way_until_the_control_thread_has_worked_th
     assert tuple(queued) == (2, 0) and server.queue.qsize() == 5
     server.midi_sink([0xB0, 64, 127], 0.0)  # the sustain pedal ends notes: waited for
     assert tuple(queued) == (3, 0)
+    # what the server waits for over OSC is what the engine counts (TIMED_EVENTS): notes, sustain, panic
+    from vaesynth.live.server import WAIT_FOR_OSC
+
+    assert WAIT_FOR_OSC == {"/vaesynth/" + a for a in ("note", "sustain", "panic")}
     server.start()
     try:
         assert server.wait_idle(5.0)

@@ -40,7 +40,7 @@ TICK_S = 0.005
 STOP_FADE_S = 0.06  # panic's fast fade plus a block or two, before the stream closes
 # Messages whose events are timed (synth/engine.py TIMED_EVENTS): the audio callback waits for these while
 # they are on their way (OscReceiver(wait_for=...), the control queue); knob moves it does not wait for.
-WAIT_FOR_OSC = frozenset({PREFIX + "note", PREFIX + "panic"})
+WAIT_FOR_OSC = frozenset({PREFIX + "note", PREFIX + "sustain", PREFIX + "panic"})
 WAIT_FOR_CC = ALL_OFF_CCS | {SUSTAIN_CC}
 
 
