@@ -54,7 +54,7 @@ def jack_server():
         pytest.skip("jackd is not installed (Debian package jackd2; .ci/run installs it)")
     os.environ.setdefault("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
     if _jack_running():
-        yield {"sample_rate": JACK_RATE, "blocksize": JACK_PERIOD, "started": False}
+        yield {"sample_rate": JACK_RATE, "blocksize": JACK_PERIOD, "started": False, "log": None}
         return
     log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "vaesynth-test-jackd.log"), "w")
     proc = subprocess.Popen(
@@ -69,7 +69,7 @@ def jack_server():
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"jackd did not start (exit {proc.poll()}); see {log.name}")
             time.sleep(0.1)
-        yield {"sample_rate": JACK_RATE, "blocksize": JACK_PERIOD, "started": True}
+        yield {"sample_rate": JACK_RATE, "blocksize": JACK_PERIOD, "started": True, "log": log.name}
     finally:
         _release_portaudio()
         proc.terminate()

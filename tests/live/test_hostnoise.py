@@ -52,3 +52,28 @@ def test_device_xruns_count_too(steal):
     obs = hostnoise.undisturbed(lambda: next(runs), "exit")
     assert obs["attempts"] == 2
 
+
+def test_jackd_driver_waking_late_counts_as_a_stall(steal, tmp_path):
+    """No steal, but jackd's own driver thread logged a late cycle during the run: the host's doing."""
+    log = tmp_path / "jackd.log"
+    log.write_text("JackTimedDriver::Process XRun = 900 usec\n")  # before the run: not counted
+    steal += [0, 0, 0, 0]
+
+    def run(xruns, late_lines):
+        def session():
+            with open(log, "a") as f:
+                f.write("JackEngine::XRun: client = vst was not finished, state = Triggered\n")
+                f.write("JackTimedDriver::Process XRun = 3458 usec\n" * late_lines)
+            return {"exit": {"xruns": xruns, "device_xruns": 0}}
+
+        return session
+
+    runs = iter([run(2, 3), run(1, 0)])
+    obs = hostnoise.undisturbed(lambda: next(runs)(), "exit", jack_log=str(log))
+    # the first run's xruns came with 3 late driver cycles: run again; the second's came with none: kept
+    assert obs["attempts"] == 2 and obs["driver_late"] == 0 and obs["exit"]["xruns"] == 1
+
+
+def test_an_unknown_or_missing_jackd_log_is_no_evidence(tmp_path):
+    assert hostnoise.driver_late_wakeups(None, 0) == 0
+    assert hostnoise.driver_late_wakeups(str(tmp_path / "gone.log"), 0) == 0

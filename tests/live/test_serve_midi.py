@@ -63,7 +63,11 @@ def session(tiny_model, jack_server, tmp_path_factory):
     from tests.live.hostnoise import undisturbed
 
     require("jack_connect")
-    return undisturbed(lambda: _session(tiny_model, tmp_path_factory.mktemp("serve-midi")), "exit")
+    return undisturbed(
+        lambda: _session(tiny_model, tmp_path_factory.mktemp("serve-midi")),
+        "exit",
+        jack_log=jack_server["log"],
+    )
 
 
 def _session(tiny_model, d):
@@ -252,7 +256,12 @@ def test_pure_data_patch_drives_the_server_over_osc(session):
 
 def test_midi_session_ends_cleanly_without_xruns(session):
     assert session["rc"] == 0, session["log"]
-    assert session["exit"]["xruns"] == 0, (session["attempts"], session["steal_ticks"], session["log"])
+    assert session["exit"]["xruns"] == 0, (
+        session["attempts"],
+        session["steal_ticks"],
+        session["driver_late"],
+        session["log"],
+    )
     assert session["exit"]["gc"]["frozen"] > 10_000  # the start-up heap is out of the collector's reach
     assert session["exit"]["audio_callback"] == "python"
     assert session["exit"]["rewinds"] >= 1, session["exit"]  # rewind works with the Python callback too

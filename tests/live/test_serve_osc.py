@@ -55,7 +55,11 @@ def played(tiny_model, jack_server, tmp_path_factory):
 
     require("jack_capture")
     require("oscsend")
-    return undisturbed(lambda: _play(tiny_model, tmp_path_factory.mktemp("serve-osc")), "exit_info")
+    return undisturbed(
+        lambda: _play(tiny_model, tmp_path_factory.mktemp("serve-osc")),
+        "exit_info",
+        jack_log=jack_server["log"],
+    )
 
 
 def _play(tiny_model, d):
@@ -71,8 +75,6 @@ def _play(tiny_model, d):
             "none",
             "--record",
             str(rec),
-            "--lead",
-            "256",
             "--info-on-exit",
             str(d / "exit.json"),
         ],
@@ -183,10 +185,16 @@ def test_serve_info_reports_the_model_and_no_xruns(played, tiny_model):
     assert info["osc_port"] > 0 and info["midi_in"] is None
     assert info["received"]["osc applied"] >= 4
     assert info["pcs"][0] == pytest.approx(3.0, abs=1e-4)
-    assert played["exit_info"]["xruns"] == 0, (played["attempts"], played["steal_ticks"], played["log"])
+    assert played["exit_info"]["xruns"] == 0, (
+        played["attempts"],
+        played["steal_ticks"],
+        played["driver_late"],
+        played["log"],
+    )
     if native_callback.available():
         assert played["exit_info"]["audio_callback"] == "native"
-    # serve rewinds by default (two blocks queued): the notes and PCA moves were brought forward into them
+    # serve rewinds by default (four blocks queued, its default lead): the notes and PCA moves were brought
+    # forward into them
     assert played["exit_info"]["rewinds"] >= 3, played["exit_info"]
     # the native callback waits for messages on their way (counted; the Python one never waits)
     waits = played["exit_info"]["event_waits"]
