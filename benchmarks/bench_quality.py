@@ -10,6 +10,8 @@ Targets: toy:additive4 LSD <= 3 dB, SC <= 0.10 in <= 10 min of 2-core CPU traini
     .venv/bin/python benchmarks/bench_quality.py --data sf2:default --archs harmonic --betas ""
     .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --tc-beta 5   # beta-TCVAE
     .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --tc-beta 5 --tc-bank 2048
+    .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --set capacity_nats=25 \
+        --set capacity_steps=10000                                # KL capacity (Burgess et al. 2018)
 
 A minimal training loop (Adam, fixed batch, cosine learning-rate decay over the budget); the real trainer is
 training/trainer.py. Timings on a shared machine: the steps/s column says how much work each run got.
@@ -100,6 +102,7 @@ def train(
             dataset_size=x.shape[0],
             dwkl_beta=model.dwkl_beta_at(step),
             tc_bank=bank,
+            capacity=model.capacity_at(step),
         )
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
@@ -109,7 +112,8 @@ def train(
             next_log += log_every
             print(
                 f"    {elapsed:6.0f}s step {step:6d} loss {out['loss'].item():10.2f} "
-                f"kl {out['kl'].item():6.2f} tc {out['tc'].item():6.2f} dwkl {out['dwkl'].item():6.2f}",
+                f"kl {out['kl'].item():6.2f} tc {out['tc'].item():6.2f} dwkl {out['dwkl'].item():6.2f}"
+                + (f" C {model.capacity_at(step - 1):6.2f}" if cfg.capacity_nats > 0 else ""),
                 flush=True,
             )
     return model.eval(), step, time.perf_counter() - t0

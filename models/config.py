@@ -39,6 +39,16 @@ class ModelConfig:
     warmup_steps: beta ramps linearly from 0 to `beta` over this many optimiser steps (0 = no warm-up).
     free_bits: nats per latent dimension below which the KL of that dimension is not penalised
       (batch-averaged per dimension, Kingma et al. 2016); 0 = off.
+    capacity_nats: the KL "capacity" C_max of Burgess et al. 2018 ("Understanding disentangling in
+      beta-VAE"), nats per frame (KL summed over the latents, batch mean): the KL term becomes
+      beta · |KL - C(step)| instead of beta · KL, pulling the KL towards C rather than towards 0. C grows
+      linearly from 0 to capacity_nats over capacity_steps optimiser steps, then stays there
+      (`BetaVAE.capacity_at`). beta is the weight gamma of |KL - C| and still ramps with warmup_steps. The
+      tc_beta / dwkl_beta terms are added unchanged. 0 = off (the default: the loss is bit-for-bit the plain
+      one). Cannot be combined with free_bits (both reshape the same KL term): a ValueError. Left out of
+      `to_dict` while 0.
+    capacity_steps: optimiser steps over which C ramps from 0 to capacity_nats (0 = C is capacity_nats from
+      the first step); inert while capacity_nats is 0. Left out of `to_dict` while 0.
     hidden: hidden sizes; empty = DEFAULT_HIDDEN[arch].
     representation: "logmag" — dB magnitudes relative to the training set's loudest frame, floor at
       -db_range dB, scaled to [0, 1] (see models/features.py).
@@ -132,6 +142,8 @@ class ModelConfig:
     additive_hidden: tuple[int, ...] = ()
     additive_gain: int = 0
     additive_block: int = 1
+    capacity_nats: float = 0.0
+    capacity_steps: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -171,6 +183,16 @@ class ModelConfig:
             raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
         if self.beta < 0 or self.free_bits < 0 or self.warmup_steps < 0:
             raise ValueError("beta, free_bits and warmup_steps must be >= 0")
+        if not self.capacity_nats >= 0 or self.capacity_steps < 0:  # `not >=` also refuses NaN
+            raise ValueError(
+                "capacity_nats and capacity_steps must be >= 0, "
+                f"got {self.capacity_nats}, {self.capacity_steps}"
+            )
+        if self.capacity_nats > 0 and self.free_bits > 0:
+            raise ValueError(
+                "capacity_nats and free_bits cannot be combined: both reshape the same KL term "
+                "(free bits floors each latent's KL, capacity targets the total); use one of them"
+            )
         if not (self.f_ref_hz > 0 and self.sample_rate > 0 and self.db_range > 0 and self.sigma > 0):
             raise ValueError("f_ref_hz, sample_rate, db_range and sigma must be > 0")
         if any(h < 1 for h in self.hidden):
@@ -244,6 +266,10 @@ class ModelConfig:
             del d["additive_gain"]
         if self.additive_block == 1:
             del d["additive_block"]
+        if not self.capacity_nats:
+            del d["capacity_nats"]  # absent = off: checkpoints written without capacity stay byte-identical
+        if not self.capacity_steps:
+            del d["capacity_steps"]
         return d
 
     @classmethod

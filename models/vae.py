@@ -1,7 +1,7 @@
 """The beta-VAE: an encoder, a decoder (models/networks.py, models/harmonic.py), a likelihood, the KL term
-with warm-up and free bits, and an optional total-correlation penalty (beta-TCVAE, total_correlation.py).
-Everything is chosen by ModelConfig; `build_model(cfg)` is the only constructor the trainer and the
-checkpoint loader need.
+with warm-up and free bits or a capacity target (Burgess et al. 2018), and an optional total-correlation
+penalty (beta-TCVAE, total_correlation.py). Everything is chosen by ModelConfig; `build_model(cfg)` is the
+only constructor the trainer and the checkpoint loader need.
 """
 
 from __future__ import annotations
@@ -124,8 +124,9 @@ class BetaVAE(nn.Module):
         dataset_size: int | None = None,
         dwkl_beta: float | None = None,
         tc_bank: PosteriorBank | None = None,
+        capacity: float | None = None,
     ) -> dict:
-        """Negative ELBO with KL weight `beta` and the config's free bits, per-frame means.
+        """Negative ELBO with KL weight `beta` and the config's free bits or capacity, per-frame means.
 
         tc_beta: weight of the total-correlation penalty (None = cfg.tc_beta; the trainer passes
         `tc_beta_at(step)`, which follows the KL warm-up). dataset_size: N, frames of the set the batch was
@@ -134,7 +135,11 @@ class BetaVAE(nn.Module):
         tc_bank: a PosteriorBank of recent posteriors; when given (and a TC/dwkl weight is on) q(z) is
         estimated over the batch + the bank (at its `n_queries` first samples), and the batch's (mu, logvar)
         are pushed into it. None = the plain minibatch estimate.
-        Returns "loss" (scalar to minimise: recon + beta · sum_d max(KL_d, free_bits) + tc_beta · tc
+        capacity: the KL target C in nats when cfg.capacity_nats > 0 (None = cfg.capacity_nats, the ramp's
+        end; the trainer passes `capacity_at(step)`): the KL term is then beta · |KL - C| (KL = "kl", the
+        batch mean of the per-frame KL). Ignored while cfg.capacity_nats is 0.
+        Returns "loss" (scalar to minimise: recon + beta · sum_d max(KL_d, free_bits) — or, with capacity on,
+        recon + beta · |KL - C| — + tc_beta · tc
         + dwkl_beta · dwkl + sc_weight · spectral + inharmonicity_guide · guide), "recon" (NLL per frame),
         "kl" (KL(q(z|x) || N(0, I)) per frame, unclamped), "kl_per_dim" [latent_dim] (batch mean), "tc"
         (minibatch estimate of the total correlation of q(z), nats; 0 when tc_beta and dwkl_beta are 0: not
@@ -166,7 +171,13 @@ class BetaVAE(nn.Module):
             spectral = self.spectral_convergence_sq(x, self._link(raw)).mean()
         kl_per_dim = (0.5 * (mu * mu + logvar.exp() - 1.0 - logvar)).mean(0)
         kl = kl_per_dim.sum()
-        kl_term = torch.clamp(kl_per_dim, min=self.cfg.free_bits).sum() if self.cfg.free_bits > 0 else kl
+        if self.cfg.capacity_nats > 0:  # Burgess et al. 2018: pull the KL towards C, not towards 0
+            c = self.cfg.capacity_nats if capacity is None else float(capacity)
+            kl_term = (kl - c).abs()
+        elif self.cfg.free_bits > 0:
+            kl_term = torch.clamp(kl_per_dim, min=self.cfg.free_bits).sum()
+        else:
+            kl_term = kl
         loss = recon + beta * kl_term + self.cfg.sc_weight * spectral + self.cfg.inharmonicity_guide * guide
         tc_beta = self.cfg.tc_beta if tc_beta is None else float(tc_beta)
         dwkl_beta = self.cfg.dwkl_beta if dwkl_beta is None else float(dwkl_beta)
@@ -200,6 +211,15 @@ class BetaVAE(nn.Module):
         if self.cfg.warmup_steps <= 0:
             return float(self.cfg.beta)
         return float(self.cfg.beta) * min(1.0, max(0, step) / self.cfg.warmup_steps)
+
+    def capacity_at(self, step: int) -> float:
+        """KL capacity C (nats) at optimiser step `step`: linear from 0 to cfg.capacity_nats over
+        cfg.capacity_steps, then constant (Burgess et al. 2018); cfg.capacity_nats at once when capacity_steps
+        is 0; 0.0 while capacity is off."""
+        c_max = float(self.cfg.capacity_nats)
+        if c_max <= 0 or self.cfg.capacity_steps <= 0:
+            return c_max
+        return c_max * min(1.0, max(0, step) / self.cfg.capacity_steps)
 
     def _warm(self, step: int) -> float:
         if self.cfg.warmup_steps <= 0:

@@ -45,6 +45,8 @@ FIXED_ON_RESUME = (
     "additive_hidden",
     "additive_gain",
     "additive_block",
+    "capacity_nats",
+    "capacity_steps",
 )
 
 
@@ -60,6 +62,10 @@ class TrainConfig:
     device: "auto" (CUDA if present, else CPU), "cpu", "cuda", "cuda:N".
     size: generated-dataset size (toy: frames; sf2: notes), None = the generator's default.
     arch, latent_dim, beta, likelihood, warmup_steps, free_bits, hidden, pitch_mode, f_ref_hz: ModelConfig.
+    capacity_nats, capacity_steps: the KL capacity target (Burgess et al. 2018), ModelConfig fields: the KL
+      term becomes beta · |KL - C| with C ramping linearly from 0 to capacity_nats nats over capacity_steps
+      optimiser steps (defaults 0 = off, the loss unchanged). beta still ramps with warmup_steps; not with
+      free_bits. Left out of `to_dict` at their defaults.
     grad_clip: max global gradient norm (0 = no clipping).
     n_partials, n_noise_bands, detune_cents: the harmonic decoder's ModelConfig fields (same defaults).
     weight_decay: decoupled weight decay (AdamW) per step, scaled by the learning rate; 0 = plain Adam.
@@ -121,6 +127,8 @@ class TrainConfig:
     additive_hidden: tuple[int, ...] = ()
     additive_gain: int = 0
     additive_block: int = 1
+    capacity_nats: float = 0.0
+    capacity_steps: int = 0
     resume: bool = False
     slim: bool = False
     ddp: int = 1
@@ -141,6 +149,12 @@ class TrainConfig:
             (self.beta >= 0, f"--beta must be >= 0, got {self.beta}"),
             (self.warmup_steps >= 0, f"--warmup must be >= 0, got {self.warmup_steps}"),
             (self.free_bits >= 0, f"--free-bits must be >= 0, got {self.free_bits}"),
+            (self.capacity_nats >= 0, f"--capacity-nats must be >= 0, got {self.capacity_nats}"),
+            (self.capacity_steps >= 0, f"--capacity-steps must be >= 0, got {self.capacity_steps}"),
+            (
+                self.capacity_nats == 0 or self.free_bits == 0,
+                "--capacity-nats and --free-bits cannot be combined (both reshape the KL term): use one",
+            ),
             (self.ddp >= 1, f"--ddp must be >= 1, got {self.ddp}"),
             (self.size is None or self.size >= 1, f"--size must be >= 1, got {self.size}"),
             (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
@@ -189,6 +203,10 @@ class TrainConfig:
             del d["additive_gain"]
         if self.additive_block == 1:
             del d["additive_block"]
+        if not self.capacity_nats:
+            del d["capacity_nats"]
+        if not self.capacity_steps:
+            del d["capacity_steps"]
         return d
 
     @classmethod

@@ -97,6 +97,8 @@ def model_config_for(cfg: TrainConfig, spectral, f_ref_hz: float) -> ModelConfig
             additive_hidden=cfg.additive_hidden,
             additive_gain=cfg.additive_gain,
             additive_block=cfg.additive_block,
+            capacity_nats=cfg.capacity_nats,
+            capacity_steps=cfg.capacity_steps,
         )
     except ValueError as e:
         raise UserError(str(e).splitlines()[0]) from None
@@ -173,8 +175,12 @@ class LossModule(nn.Module):
         super().__init__()
         self.vae = vae
 
-    def forward(self, x, beta: float, cond=None, tc_beta=None, dataset_size=None, dwkl_beta=None) -> dict:
-        return self.vae.loss(x, beta, cond, tc_beta=tc_beta, dataset_size=dataset_size, dwkl_beta=dwkl_beta)
+    def forward(
+        self, x, beta: float, cond=None, tc_beta=None, dataset_size=None, dwkl_beta=None, capacity=None
+    ) -> dict:
+        return self.vae.loss(
+            x, beta, cond, tc_beta=tc_beta, dataset_size=dataset_size, dwkl_beta=dwkl_beta, capacity=capacity
+        )
 
 
 @torch.no_grad()
@@ -199,11 +205,12 @@ def validation_loss(
     seed: int,
     tc_beta: float | None = None,
     dwkl_beta: float | None = None,
+    capacity: float | None = None,
 ) -> dict:
     """Mean loss terms over the validation frames (float), with noise from a private generator seeded by
     `seed` so validation neither varies run to run nor consumes the training noise. tc_beta, dwkl_beta: the
     total-correlation and dimension-wise KL weights (None = the model's config), estimated per batch with
-    N = frames of x."""
+    N = frames of x. capacity: the KL target C with capacity on (None = the config's capacity_nats)."""
     was_training = model.training
     model.eval()
     sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
@@ -212,7 +219,9 @@ def validation_loss(
         for start in range(0, x.shape[0], ENCODE_BATCH):
             xb = x[start : start + ENCODE_BATCH]
             cb = None if cond is None else cond[start : start + ENCODE_BATCH]
-            out = model.loss(xb, beta, cb, tc_beta=tc_beta, dataset_size=x.shape[0], dwkl_beta=dwkl_beta)
+            out = model.loss(
+                xb, beta, cb, tc_beta=tc_beta, dataset_size=x.shape[0], dwkl_beta=dwkl_beta, capacity=capacity
+            )
             for k in sums:
                 sums[k] += float(out[k]) * xb.shape[0]
     model.train(was_training)
@@ -383,9 +392,12 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
             xb = prepared.x_train.index_select(0, idx)
             cb = None if prepared.c_train is None else prepared.c_train.index_select(0, idx)
             beta = model.beta_at(step)
+            capacity = model.capacity_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, step, total_steps)
-            result = loss_module(xb, beta, cb, model.tc_beta_at(step), n_train, model.dwkl_beta_at(step))
+            result = loss_module(
+                xb, beta, cb, model.tc_beta_at(step), n_train, model.dwkl_beta_at(step), capacity
+            )
             loss = result["loss"]
             if not torch.isfinite(loss):
                 raise UserError(f"training diverged at step {step} (loss {float(loss)}): try a lower --lr")
@@ -410,6 +422,8 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
                     )
                     if model.cfg.tc_beta > 0 or model.cfg.dwkl_beta > 0:
                         postfix["tc"] = f"{float(result['tc'].detach()):.3g}"
+                    if model.cfg.capacity_nats > 0:
+                        postfix["C"] = f"{capacity:.3g}"  # the KL target (nats) next to kl
                     bar.set_postfix(postfix, refresh=False)
                 if step % cfg.checkpoint_every == 0:
                     # After the epoch's last batch this resumes into the epoch-end bookkeeping below,
@@ -432,6 +446,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
             cfg.seed + 7919,
             model.tc_beta_at(step),
             model.dwkl_beta_at(step),
+            model.capacity_at(step),
         )
         history["epoch"].append(epoch + 1)
         history["step"].append(step)

@@ -24,6 +24,8 @@ OPTION_FIELDS = {
     "likelihood": "likelihood",
     "warmup": "warmup_steps",
     "free_bits": "free_bits",
+    "capacity_nats": "capacity_nats",
+    "capacity_steps": "capacity_steps",
     "hidden": "hidden",
     "encoder_hidden": "encoder_hidden",
     "censored_floor": "censored_floor",
@@ -93,6 +95,23 @@ def register(sub):
         default=None,
         metavar="NATS",
         help="KL per latent dimension below which it is not penalised (default 0)",
+    )
+    p.add_argument(
+        "--capacity-nats",
+        type=float,
+        default=None,
+        metavar="NATS",
+        help="KL capacity (Burgess et al. 2018): the KL term becomes beta * |KL - C|, C rising linearly from "
+        "0 to NATS (per frame, summed over the latents) over --capacity-steps, so --beta weighs the distance "
+        "to C (and still ramps with --warmup). Not with --free-bits. Default 0 = off",
+    )
+    p.add_argument(
+        "--capacity-steps",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="with --capacity-nats: optimiser steps over which C rises from 0 to its maximum (default 0 = "
+        "the maximum from the first step)",
     )
     p.add_argument("--hidden", type=_hidden, default=None, metavar="N,N,...", help="hidden layer sizes")
     p.add_argument(
