@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import socket
 import subprocess
@@ -63,6 +64,7 @@ def latency_run(
     callback: str = "auto",
     event_wait_s: float | None = None,
     control: str = "note",
+    onset_wait: bool = True,
 ):
     import soundfile as sf
 
@@ -75,9 +77,10 @@ def latency_run(
     )
     from vaesynth.live.osc import OscReceiver
     from vaesynth.live.record import Recorder
-    from vaesynth.live.server import WAIT_FOR_OSC, ServeOptions, Server
+    from vaesynth.live.server import WAIT_FOR_OSC, WAIT_ON_ONSET_OSC, ServeOptions, Server
     from vaesynth.models.instrument import load_instrument
     from vaesynth.synth.engine import Engine
+    from vaesynth.synth.gesture import GestureOnset
 
     set_jack_client_name("vaesynth-bench")
     device = resolve_device(None)
@@ -91,8 +94,18 @@ def latency_run(
         engine = Engine(rate, blocksize=blocksize, engine=engine_name, render_margin_ms=margin_ms)
     server = Server(inst, engine, ServeOptions(engine=engine_name, blocksize=blocksize), log=lambda *a: None)
     server.probe_receive = []
+    if not onset_wait:  # continuous controls never waited for (as before gesture onsets were)
+        engine._onset = GestureOnset(math.inf)
+    if control.startswith("pc"):  # where each decoded timbre was applied (the first sample it sounds from)
+        engine.probe_timbre = {}
     server.osc = OscReceiver(
-        "127.0.0.1", 0, server.osc_sink, server.osc_idle, engine.incoming, wait_for=WAIT_FOR_OSC
+        "127.0.0.1",
+        0,
+        server.osc_sink,
+        server.osc_idle,
+        engine.incoming,
+        wait_for=WAIT_FOR_OSC,
+        wait_on_onset=WAIT_ON_ONSET_OSC if onset_wait else frozenset(),
     )
     with tempfile.TemporaryDirectory() as d:
         wav = Path(d) / "out.wav"
@@ -117,14 +130,26 @@ def latency_run(
         addr = ("127.0.0.1", server.osc.port)
         rng = np.random.default_rng(0)
         time.sleep(0.3)
-        if control == "gain":  # a held note, its level stepped up from -60 dB to 0 dB
+        if control != "note":  # a held note, its level stepped up from -60 dB to 0 dB
             client.sendto(osc("/vaesynth/note", 69, 100), addr)
             time.sleep(0.2)
         for _ in range(trials):
-            if control == "gain":
+            if control == "gain":  # the step is a gesture's first move: it follows a pause
                 client.sendto(osc("/vaesynth/gain", -60.0), addr)
-                time.sleep(0.04)
+                time.sleep(0.08)
                 client.sendto(osc("/vaesynth/gain", 0.0), addr)
+            elif control == "gain-stream":  # the step inside a stream of moves 10 ms apart
+                for level in [-60.0] * 8 + [0.0] * 4:
+                    client.sendto(osc("/vaesynth/gain", level), addr)
+                    time.sleep(0.01)
+            elif control == "pc":  # knob moves after a pause, each a gesture's first (and decoded)
+                client.sendto(osc("/vaesynth/pc", 0, 2.0), addr)
+                time.sleep(0.08)
+                client.sendto(osc("/vaesynth/pc", 0, -2.0), addr)
+            elif control == "pc-stream":  # a knob turning: moves 10 ms apart
+                for k in range(12):
+                    client.sendto(osc("/vaesynth/pc", 0, float(np.sin(k / 2.0) * 2)), addr)
+                    time.sleep(0.01)
             else:
                 client.sendto(osc("/vaesynth/note", 69, 100), addr)
                 time.sleep(0.04)
@@ -142,11 +167,29 @@ def latency_run(
     t_cb, first, dac = probe.t_callback[:n], probe.first_frame[:n], probe.dac_delay_s[:n]
     handed = t_cb + probe.waited_s[:n]  # when each block went to the device
     to_cb, to_dac = [], []
-    for t_recv, address, args in server.probe_receive:
-        if not address.endswith(control):
+    if control.startswith("pc"):  # no detection in the audio: the engine logged where each timbre applied
+        posted = sorted((t, pos) for t, pos, _ in engine.probe_timbre.values() if pos >= 0)
+        t_post = np.array([t for t, _ in posted])
+        for t_recv, address, _ in server.probe_receive:
+            k = int(np.searchsorted(t_post, t_recv)) if address.endswith("/pc") else len(posted)
+            if k >= len(posted):
+                continue
+            s = posted[k][1]  # the first decode posted after the move: the one that carries it
+            j = int(np.searchsorted(first, s, side="right")) - 1
+            if j < 0 or j >= n:
+                continue
+            offset = (s - first[j]) / rate
+            to_cb.append(handed[j] + offset - t_recv)
+            to_dac.append(t_cb[j] + dac[j] + offset - t_recv)
+    previous = None
+    for t_recv, address, args in [] if control.startswith("pc") else server.probe_receive:
+        if not address.endswith(control.split("-")[0]):
             continue
-        if (control == "note" and args[1] == 0) or (control == "gain" and args[0] < 0):
-            continue  # note-offs, gain steps down
+        before, previous = previous, args
+        if control == "note" and args[1] == 0:
+            continue  # note-offs
+        if control != "note" and (args[0] < 0 or before is None or before[0] >= 0):
+            continue  # only the steps up, not the moves down or the 0 dB moves after a step
         i = int(np.searchsorted(handed, t_recv))  # first block handed out after the packet arrived
         if i >= n:
             continue
@@ -285,17 +328,32 @@ def main() -> int:
     )
     ap.add_argument(
         "--control",
-        choices=("note", "gain"),
+        choices=("note", "gain", "gain-stream", "pc", "pc-stream"),
         default="note",
-        help="latency: of a note-on (waited for when late) or of a /gain step on a held note (a continuous "
-        "control, as knob moves: never waited for)",
+        help="latency: of a note-on, or of a /gain step -60 -> 0 dB on a held note (a continuous control, as "
+        "knob moves): 'gain' after an 80 ms pause (a gesture's first move, waited for when late), "
+        "'gain-stream' within a stream of moves 10 ms apart (never waited for); 'pc', 'pc-stream' the same "
+        "for /pc 0 knob moves (decoded; timed where the engine applied the timbre)",
+    )
+    ap.add_argument(
+        "--no-onset-wait",
+        action="store_true",
+        help="latency: never wait for continuous controls, not even a gesture's first move",
     )
     a = ap.parse_args()
     wait_s = None if a.event_wait_ms is None else a.event_wait_ms * 1e-3
     os.environ.setdefault("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
     model = a.model or tiny_model(Path(tempfile.mkdtemp()))
     if not a.skip_latency:
-        what = "note-on" if a.control == "note" else "/gain step -60 -> 0 dB (a continuous control)"
+        what = {
+            "note": "note-on",
+            "gain": "/gain step -60 -> 0 dB after a pause (a gesture's first move)",
+            "gain-stream": "/gain step -60 -> 0 dB within a stream of moves 10 ms apart",
+            "pc": "/pc 0 +-2 after a pause (a gesture's first move, decoded)",
+            "pc-stream": "/pc 0 moves 10 ms apart (a knob turning, decoded)",
+        }[a.control]
+        if a.no_onset_wait:
+            what += ", continuous controls never waited for"
         print(f"OSC {what} -> first output sample, 48 kHz / 128-sample blocks, {a.engine}, {a.trials} trials")
         print(f"callback: {a.callback}; load average {os.getloadavg()[0]:.2f}")
         print(
@@ -309,7 +367,14 @@ def main() -> int:
                 label = f"rewind, lead {m[7:]}" if m.startswith("rewind:") else f"just in time, {m} ms"
             steal0, t0 = host_steal_s(), time.monotonic()
             to_cb, to_dac, decode_s, xruns, rate = latency_run(
-                model, a.trials, m, a.engine, callback=a.callback, event_wait_s=wait_s, control=a.control
+                model,
+                a.trials,
+                m,
+                a.engine,
+                callback=a.callback,
+                event_wait_s=wait_s,
+                control=a.control,
+                onset_wait=not a.no_onset_wait,
             )
             steal = (host_steal_s() - steal0) / (time.monotonic() - t0)
             ms = lambda v, q: f"{np.percentile(v, q) * 1e3:.2f}"  # noqa: E731

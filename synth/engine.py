@@ -47,6 +47,7 @@ import numpy as np
 
 from vaesynth.synth.config import SpectralConfig
 from vaesynth.synth.envelope import EnvelopeSettings
+from vaesynth.synth.gesture import GestureOnset
 from vaesynth.synth.limiter import apply_output_stage, db_to_amplitude
 from vaesynth.synth.oscbank import OscBankRenderer
 from vaesynth.synth.protocol import Timbre, VoiceRenderer
@@ -90,11 +91,12 @@ def _crossfade(old, new, out, pos, delay, length):
 
 
 # Events whose timing is heard (onsets, releases): the native audio callback waits for these while the
-# render thread brings them into the queued blocks. Continuous controls (timbre, bend, gain) are not waited
-# for: a knob sends up to hundreds of moves a second and one block later is not heard, while waiting on
-# every move spends the realtime thread's period (5-minute soak: 1 callback in 7 waited, 45% of those ran
-# out).
+# render thread brings them into the queued blocks. Continuous controls (timbre, bend, gain) are waited for
+# only at a gesture's first move (`GestureOnset`): a knob sends up to hundreds of moves a second and one
+# block later is not heard within a stream, while waiting on every move spends the realtime thread's period
+# (5-minute soak: 1 callback in 7 waited, 45% of those ran out).
 TIMED_EVENTS = frozenset({"note_on", "note_off", "sustain", "panic", "all_off"})
+CONTINUOUS_EVENTS = frozenset({"timbre", "bend", "gain"})
 
 
 class Engine:
@@ -220,6 +222,9 @@ class Engine:
         # for messages waiting in a control queue (`incoming_queued`). [4]: 1 while the native callback waits
         # (it reads the queue the moment the rewind lands).
         self._event_seq = np.zeros(7, np.int64)
+        self._onset = GestureOnset()  # continuous controls: waited for at a gesture's first move only
+        # benchmarks: id(Timbre) -> [perf_counter() when posted, first sample it sounds from, the Timbre]
+        self.probe_timbre: dict | None = None
         self._inbox: deque = deque()
         self._heap: list = []
         self._seq = 0
@@ -276,6 +281,8 @@ class Engine:
         """New timbre for every renderer (validated by Timbre itself)."""
         if not isinstance(timbre, Timbre):
             raise TypeError(f"expected a Timbre, got {type(timbre).__name__}")
+        if self.probe_timbre is not None:
+            self.probe_timbre[id(timbre)] = [time.perf_counter(), -1, timbre]
         self._post(("timbre", timbre), at_sample)
 
     def set_engine(self, name: str, at_sample: int | None = None) -> None:
@@ -604,9 +611,11 @@ class Engine:
             t = int(at_sample)
             if t < 0:
                 raise ValueError(f"at_sample must be >= 0, got {at_sample}")
+        kind = event[0]
+        timed = kind in TIMED_EVENTS or (kind in CONTINUOUS_EVENTS and self._onset.onset())
         self._inbox.append((t, event))
         if self.rewind and self._wake_w is not None and self._thread is not None:
-            if event[0] in TIMED_EVENTS:
+            if timed:
                 self._event_seq[0] += 1  # after the append (see `pump`)
             try:
                 os.write(self._wake_w, b"e")  # the render thread brings it into the queued blocks now
@@ -701,6 +710,8 @@ class Engine:
             # Only the renderers that sound get it now (istft's set_timbre costs ~0.1-0.2 ms of this thread);
             # an idle one gets the latest timbre when it is switched in (_begin_switch).
             self._timbre = event[1]
+            if self.probe_timbre is not None and id(event[1]) in self.probe_timbre:
+                self.probe_timbre[id(event[1])][1] = self.samples_rendered  # (again, if rewound again)
             self._current.set_timbre(event[1])
             if self._fade_from is not None:
                 self._fade_from.set_timbre(event[1])

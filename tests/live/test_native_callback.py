@@ -20,6 +20,7 @@ from vaesynth.live import native_callback
 from vaesynth.live.audio import LatencyProbe
 from vaesynth.live.record import Recorder
 from vaesynth.synth.engine import Engine
+from vaesynth.synth.gesture import GestureOnset
 
 pytestmark = pytest.mark.skipif(not native_callback.available(), reason="the native callback needs Linux")
 
@@ -267,14 +268,17 @@ def test_streaming_engine_counts_posted_events_until_the_render_thread_takes_the
             e.note_on(60 + k, 100)
             assert e._event_seq[0] == k
             _wait_until(lambda k=k: e._event_seq[1] == k)
-        # continuous controls are not waited for (synth/engine.py TIMED_EVENTS)
+        # continuous controls are waited for only at a gesture's first move (synth/gesture.py): the bend
+        # after a pause counts, the gain and timbre moves that follow it within the gap do not
+        e._onset = GestureOnset(gap_s=10.0)  # a host stall between the posts must not start a gesture
         e.set_bend(1.0)
+        assert e._event_seq[0] == 4
         e.set_gain_db(-6.0)
         e.set_timbre(harmonic_timbre(sawtooth_amplitudes(10)))
-        assert e._event_seq[0] == 3
-        e.set_sustain(True)
         assert e._event_seq[0] == 4
-        _wait_until(lambda: e._event_seq[1] == 4)
+        e.set_sustain(True)
+        assert e._event_seq[0] == 5
+        _wait_until(lambda: e._event_seq[1] == 5)
     finally:
         e.stop()
     e._event_seq[0] += 1  # a post racing stop(): settled by the next stop

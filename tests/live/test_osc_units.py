@@ -257,6 +257,54 @@ def test_receiver_settles_at_once_what_the_audio_callback_need_not_wait_for():
     assert r.stats["messages"] == 6
 
 
+def test_receiver_counts_a_knob_move_only_as_a_gesture_s_first_move():
+    """With `wait_on_onset`, a /pc datagram after a pause is on its way until handled (the audio callback
+    may wait for it); the moves that follow it closely are a stream and are not counted."""
+    import socket
+    import time
+
+    import numpy as np
+
+    pending = np.zeros(2, np.int64)
+    seen = []
+    r = OscReceiver(
+        "127.0.0.1",
+        0,
+        lambda a, args, sender, t: seen.append((args[1], tuple(pending))),
+        None,
+        pending,
+        wait_for=frozenset({"/vaesynth/note"}),
+        wait_on_onset=frozenset({"/vaesynth/pc"}),
+    )
+    r._onset.gap_s = 0.5  # a pause of 0.5 s starts a gesture (a host stall here must not start one)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        r.start()
+        for k, pause_s in enumerate((0.0, 0.0, 0.0, 0.7, 0.0)):
+            time.sleep(pause_s)
+            client.sendto(encode_message("/vaesynth/pc", [0, float(k)]), ("127.0.0.1", r.port))
+            deadline = time.monotonic() + 5.0
+            while (len(seen) <= k or pending[0] != pending[1]) and time.monotonic() < deadline:
+                time.sleep(0.002)
+    finally:
+        r.stop()
+        client.close()
+    assert seen == [(0.0, (1, 0)), (1.0, (1, 1)), (2.0, (1, 1)), (3.0, (2, 1)), (4.0, (2, 2))]
+
+
+def test_gesture_onset_is_the_first_move_after_a_pause():
+    from vaesynth.synth.gesture import ONSET_GAP_S, GestureOnset
+
+    g = GestureOnset()
+    times = [0.0, 0.01, 0.03, 0.05, 0.2, 0.2 + ONSET_GAP_S * 0.99, 1.0]
+    # a stream 10-20 ms apart keeps going: only its first move and the moves after a pause start gestures
+    assert [g.onset(t) for t in times] == [True, False, False, False, True, False, True]
+    never = GestureOnset(float("inf"))
+    assert not any(never.onset(t) for t in (0.0, 10.0, 1e6))
+    with pytest.raises(ValueError):
+        GestureOnset(0.0)
+
+
 def test_queued_messages_are_on_their_way_until_the_control_thread_has_worked_the_queue(tiny_model):
     """With a rewinding engine, MIDI (and OSC queued behind it) counts as on its way to the engine from the
     moment it is queued until the control thread has handled the queue (`Engine.incoming_queued`: what the
@@ -273,26 +321,34 @@ def test_queued_messages_are_on_their_way_until_the_control_thread_has_worked_th
     server.midi_sink([0x90, 60, 100], 0.0)
     server.osc_sink("/vaesynth/note", [60, 0], ("127.0.0.1", 5555), 0.0)  # behind it: queued too
     assert tuple(queued) == (2, 0)
-    # knob moves are queued but not waited for (one block later is not heard): CC 70, pitch bend, /pc
-    server.midi_sink([0xB0, 70, 64], 0.0)
-    server.midi_sink([0xE0, 0, 80], 0.0)
-    server.osc_sink("/vaesynth/pc", [0, 1.0], ("127.0.0.1", 5555), 0.0)
-    assert tuple(queued) == (2, 0) and server.queue.qsize() == 5
-    server.midi_sink([0xB0, 64, 127], 0.0)  # the sustain pedal ends notes: waited for
+    # knob moves: a gesture's first move (after a pause) is waited for, the rest of its stream is not (one
+    # block later is not heard within a stream): CC 70 starts one, the bend 10 ms later continues it, CC 71
+    # after a pause of 0.2 s starts another; /pc queued behind others is not (it is no gesture's first)
+    server.midi_sink([0xB0, 70, 64], 1.0)
+    server.midi_sink([0xE0, 0, 80], 1.01)
     assert tuple(queued) == (3, 0)
+    server.midi_sink([0xB0, 71, 64], 1.21)
+    assert tuple(queued) == (4, 0)
+    server.midi_sink([0xB0, 71, 65], 1.22)
+    server.osc_sink("/vaesynth/pc", [0, 1.0], ("127.0.0.1", 5555), 0.0)
+    assert tuple(queued) == (4, 0) and server.queue.qsize() == 7
+    server.midi_sink([0xB0, 64, 127], 1.23)  # the sustain pedal ends notes: waited for
+    assert tuple(queued) == (5, 0)
     # what the server waits for over OSC is what the engine counts (TIMED_EVENTS): notes, sustain, panic
-    from vaesynth.live.server import WAIT_FOR_OSC
+    # and a continuous control's first move after a pause (synth/gesture.py; the engine counts its event)
+    from vaesynth.live.server import WAIT_FOR_OSC, WAIT_ON_ONSET_OSC
 
     assert WAIT_FOR_OSC == {"/vaesynth/" + a for a in ("note", "sustain", "panic")}
+    assert WAIT_ON_ONSET_OSC == {"/vaesynth/" + a for a in ("pc", "z", "bend", "gain")}
     server.start()
     try:
         assert server.wait_idle(5.0)
         deadline = time.monotonic() + 5.0
-        while queued[1] != 2 and time.monotonic() < deadline:
+        while queued[1] != queued[0] and time.monotonic() < deadline:
             time.sleep(0.005)
     finally:
         server.stop()
-    assert tuple(queued) == (3, 3)
+    assert tuple(queued) == (5, 5)
     assert [e[:2] for _, e in engine._inbox if e[0] in ("note_on", "note_off", "sustain")] == [
         ("note_on", 60),
         ("note_off", 60),

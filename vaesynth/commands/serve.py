@@ -194,7 +194,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
     from vaesynth.live.midi import open_midi_input
     from vaesynth.live.osc import OscReceiver
     from vaesynth.live.record import Recorder
-    from vaesynth.live.server import WAIT_FOR_OSC, ServeOptions, Server
+    from vaesynth.live.server import WAIT_FOR_OSC, WAIT_ON_ONSET_OSC, ServeOptions, Server
     from vaesynth.synth.engine import Engine
 
     say = lambda *a: print(*a, flush=True)  # noqa: E731
@@ -251,6 +251,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
                     server.osc_idle,
                     engine.incoming,
                     wait_for=WAIT_FOR_OSC,
+                    wait_on_onset=WAIT_ON_ONSET_OSC,
                 )
             for w in caught:
                 say(f"vaesynth: warning: {w.message}")

@@ -24,6 +24,8 @@ import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
+from vaesynth.synth.gesture import GestureOnset
+
 MAX_DATAGRAM_BYTES = 65535
 MAX_MESSAGES_PER_PACKET = 256
 # Larger datagrams are dropped unparsed: parsing a 64 KB bundle of thousands of messages would stall the
@@ -60,7 +62,9 @@ class OscReceiver:
     to it once one has been handled (idle included), so the audio callback knows a control message is on its
     way from the moment it arrives (live/native_callback.py). `wait_for`: the addresses worth that wait
     (None: all); a message to another address is not counted, a bundle without one is settled as soon as
-    it is parsed.
+    it is parsed. `wait_on_onset`: addresses of continuous controls (knobs) worth it only at a gesture's
+    first move, after a pause of `synth.engine.ONSET_GAP_S` since the last of them (a stream of moves is
+    not counted; nor is one inside a bundle).
     """
 
     def __init__(
@@ -71,12 +75,15 @@ class OscReceiver:
         idle: Callable | None = None,
         pending: np.ndarray | None = None,
         wait_for: frozenset[str] | None = None,
+        wait_on_onset: frozenset[str] = frozenset(),
     ):
         self.sink = sink
         self.idle = idle
         self.pending = pending
         self.wait_for = wait_for
         self._wait_for_bytes = None if wait_for is None else frozenset(a.encode() for a in wait_for)
+        self._onset_bytes = frozenset(a.encode() for a in wait_on_onset)
+        self._onset = GestureOnset()
         self.stats: Counter = Counter()
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
@@ -137,7 +144,7 @@ class OscReceiver:
                 continue
             t_recv = time.perf_counter()
             pending = self.pending
-            if pending is not None and not self._worth_waiting(data):
+            if pending is not None and not self._worth_waiting(data, t_recv):
                 pending = None  # a knob move, say: not counted at all
             if pending is not None:
                 pending[0] += 1
@@ -150,12 +157,16 @@ class OscReceiver:
                 if pending is not None:
                     pending[1] = pending[0]
 
-    def _worth_waiting(self, data: bytes) -> bool:
-        """Before parsing: could this datagram hold an address in `wait_for`? (A message's address is its
-        first NUL-terminated string; a bundle has to be parsed to tell.)"""
+    def _worth_waiting(self, data: bytes, t_recv: float) -> bool:
+        """Before parsing: could this datagram hold an address in `wait_for`, or is it a gesture's first
+        move (`wait_on_onset`)? (A message's address is its first NUL-terminated string; a bundle has to be
+        parsed to tell.)"""
         if self._wait_for_bytes is None or data.startswith(b"#bundle"):
             return True
-        return data[: data.find(b"\x00")] in self._wait_for_bytes
+        address = data[: data.find(b"\x00")]
+        if address in self._onset_bytes:
+            return self._onset.onset(t_recv)
+        return address in self._wait_for_bytes
 
     @staticmethod
     def _any_address(messages, addresses: frozenset[str]) -> bool:
@@ -182,8 +193,13 @@ class OscReceiver:
             self.stats["too many messages"] += len(messages) - MAX_MESSAGES_PER_PACKET
             messages = messages[:MAX_MESSAGES_PER_PACKET]
         pending, wait_for = self.pending, self.wait_for
-        if pending is not None and wait_for is not None and not self._any_address(messages, wait_for):
-            pending[1] = pending[0]  # nothing here the audio callback should wait for
+        if (
+            pending is not None
+            and wait_for is not None
+            and data.startswith(b"#bundle")
+            and not self._any_address(messages, wait_for)
+        ):
+            pending[1] = pending[0]  # a bundle with nothing in it the audio callback should wait for
         for tm in messages:
             try:
                 msg = tm.message

@@ -33,14 +33,17 @@ from vaesynth.live.midi import parse_midi
 from vaesynth.live.osc import encode_message
 from vaesynth.synth.controls import ALL_OFF_CCS, PREFIX, SUSTAIN_CC, Controls, midi_to_control
 from vaesynth.synth.engine import Engine
+from vaesynth.synth.gesture import GestureOnset
 
 QUEUE_SIZE = 16384
 BURST = 512  # messages handled before a coalesced timbre decode is forced
 TICK_S = 0.005
 STOP_FADE_S = 0.06  # panic's fast fade plus a block or two, before the stream closes
 # Messages whose events are timed (synth/engine.py TIMED_EVENTS): the audio callback waits for these while
-# they are on their way (OscReceiver(wait_for=...), the control queue); knob moves it does not wait for.
+# they are on their way (OscReceiver(wait_for=...), the control queue). Continuous controls (knobs, bend,
+# gain) it waits for only at a gesture's first move (synth/gesture.py), never within a stream of moves.
 WAIT_FOR_OSC = frozenset({PREFIX + "note", PREFIX + "sustain", PREFIX + "panic"})
+WAIT_ON_ONSET_OSC = frozenset({PREFIX + "pc", PREFIX + "z", PREFIX + "bend", PREFIX + "gain"})
 WAIT_FOR_CC = ALL_OFF_CCS | {SUSTAIN_CC}
 
 
@@ -49,6 +52,16 @@ def midi_is_timed(data) -> bool:
     try:
         kind = data[0] & 0xF0
         return kind in (0x80, 0x90) or (kind == 0xB0 and data[1] in WAIT_FOR_CC)
+    except (IndexError, TypeError):
+        return False
+
+
+def midi_is_continuous(data) -> bool:
+    """A raw MIDI message that moves a continuous control: a CC other than sustain / all off (a knob, mapped
+    or not yet), or pitch bend."""
+    try:
+        kind = data[0] & 0xF0
+        return kind == 0xE0 or (kind == 0xB0 and data[1] not in WAIT_FOR_CC)
     except (IndexError, TypeError):
         return False
 
@@ -110,7 +123,7 @@ class Server:
         self.audio = None  # live.audio.AudioOut
         self.recorder = None
         self.gc = GcWatch()  # serve starts it once everything runs
-        # benchmarks: (t_recv, address, args) of note and gain messages
+        # benchmarks: (t_recv, address, args) of note, gain and pc messages
         self.probe_receive: list | None = None
         self.counts: Counter = Counter()  # control thread: received / applied / dropped per source
         self.midi_dropped: Counter = Counter()  # control thread: by reason
@@ -128,6 +141,7 @@ class Server:
         # Messages waiting in the queue are on their way to the engine: the audio callback may wait for them
         # (Engine.incoming_queued; None without rewind).
         self._queued = engine.incoming_queued
+        self._midi_onset = GestureOnset()  # MIDI thread: a knob's or the bend's first move after a pause
         self.controls.send_timbre()
         self.controls.flush()
 
@@ -153,7 +167,10 @@ class Server:
                 self._flush_safely()
 
     def midi_sink(self, data, t_recv) -> None:
-        self._enqueue(("midi", data, None, None, t_recv), 1, midi_is_timed(data))
+        """MIDI input thread: queue the message; a note, or a knob's first move after a pause, is marked as
+        on its way for the audio callback."""
+        timed = midi_is_timed(data) or (midi_is_continuous(data) and self._midi_onset.onset(t_recv))
+        self._enqueue(("midi", data, None, None, t_recv), 1, timed)
 
     def _enqueue(self, item, source: int, timed: bool) -> None:
         queued = self._queued if timed else None
@@ -247,7 +264,7 @@ class Server:
         if address == PREFIX + "learn":
             self._on_learn(args)
             return
-        if self.probe_receive is not None and address in (PREFIX + "note", PREFIX + "gain"):
+        if self.probe_receive is not None and address in (PREFIX + "note", PREFIX + "gain", PREFIX + "pc"):
             self.probe_receive.append((t_recv, address, list(args)))
         before = Counter(self.controls.dropped)
         if self.controls.dispatch(address, args):
