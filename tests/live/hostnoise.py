@@ -46,14 +46,17 @@ def log_size(jack_log: str | None) -> int:
         return 0
 
 
-def undisturbed(run_session, exit_key: str, attempts: int = 3, jack_log: str | None = None) -> dict:
+def undisturbed(run_session, exit_key: str, attempts: int = 4, jack_log: str | None = None) -> dict:
     """Run a live session (`run_session()` returns its observations, the server's exit info under
-    `exit_key`). While a run had xruns (ring or device) and the host stalled this VM during it (the
-    hypervisor took CPU time, or jackd's driver thread woke late: `jack_log` is jackd's log where the test
-    session started it), run it again, up to `attempts` times, a few seconds apart. Returns the last run's
-    observations with `attempts`, `steal_ticks` and `driver_late` added. The tests' assertions are
-    unchanged: they must hold for a run the host did not stall, and fail when every run had xruns."""
+        `exit_key`). While a run had xruns (ring or device) and the host stalled this VM during it (the
+        hypervisor took CPU time, or jackd's driver thread woke late: `jack_log` is jackd's log where the test
+        session started it), run it again, up to `attempts` times, each once the host is quiet for a second
+    (`wait_for_quiet`). Returns the last run's
+        observations with `attempts`, `steal_ticks` and `driver_late` added. The tests' assertions are
+        unchanged: they must hold for a run the host did not stall, and fail when every run had xruns."""
     for k in range(1, attempts + 1):
+        if k > 1:
+            wait_for_quiet()
         s0, at = host_steal_ticks(), log_size(jack_log)
         obs = run_session()
         stolen = host_steal_ticks() - s0
@@ -62,5 +65,17 @@ def undisturbed(run_session, exit_key: str, attempts: int = 3, jack_log: str | N
         ex = obs[exit_key]
         if ex.get("xruns", 0) + ex.get("device_xruns", 0) == 0 or (stolen < HOST_STALL_TICKS and late == 0):
             return obs
-        time.sleep(3.0)
     return obs
+
+
+def wait_for_quiet(window_s: float = 1.0, max_s: float = 30.0) -> bool:
+    """Before running a disturbed session again: wait (at most max_s) for a window of window_s in which the
+    hypervisor took no CPU time from this VM; steal comes in bursts that last seconds to minutes here.
+    Returns whether one came."""
+    deadline = time.monotonic() + max_s
+    while time.monotonic() < deadline:
+        s0 = host_steal_ticks()
+        time.sleep(window_s)
+        if host_steal_ticks() == s0:
+            return True
+    return False
