@@ -82,7 +82,9 @@ class ModelConfig:
     tc_estimator: minibatch estimator of log q(z): "mss" (stratified sampling) or "mws" (weighted sampling).
     dwkl_beta: extra weight of the dimension-wise KL sum_d KL(q(z_d) || N(0, 1)) of the aggregate posterior
       (the third term of the same decomposition, its "gamma"; same estimator), on top of beta·KL; ramps with
-      the warm-up. 0 = off.
+      the warm-up. 0 = off. May be negative down to -beta: -beta leaves the marginals q(z_d) free of the
+      Gaussian prior's pull (net weight 0), so they keep the factors' non-Gaussian shapes, which a rotation
+      would mix (the TC term can then tell the axes apart; a Gaussian aggregate is rotation-invariant).
     encoder_hidden: the MLP encoder's hidden sizes (harmonic and MLP archs); empty = the same as the decoder's
       (`hidden_sizes`). Why: the encoder costs nothing at play time (only the decoder runs live), so a wider
       encoder buys a smaller amortisation gap within the same decode budget. Left out of `to_dict` while
@@ -211,8 +213,11 @@ class ModelConfig:
             raise ValueError(f"frame_floor_db must be >= 0, got {self.frame_floor_db}")
         if self.floor_db != 0 and self.floor_db < self.db_range:
             raise ValueError(f"floor_db must be 0 or >= db_range ({self.db_range}), got {self.floor_db}")
-        if self.tc_beta < 0 or self.dwkl_beta < 0:
-            raise ValueError(f"tc_beta and dwkl_beta must be >= 0, got {self.tc_beta}, {self.dwkl_beta}")
+        if self.tc_beta < 0 or self.beta + self.dwkl_beta < 0:
+            raise ValueError(
+                f"tc_beta must be >= 0 and dwkl_beta >= -beta (the dimension-wise KL's net weight beta + "
+                f"dwkl_beta must not be negative), got {self.tc_beta}, {self.dwkl_beta}"
+            )
         if self.censored_floor and self.likelihood == "bernoulli":
             raise ValueError("censored_floor needs a Gaussian likelihood, not bernoulli")
         if self.tc_estimator not in TC_ESTIMATORS:

@@ -182,7 +182,7 @@ class BetaVAE(nn.Module):
         tc_beta = self.cfg.tc_beta if tc_beta is None else float(tc_beta)
         dwkl_beta = self.cfg.dwkl_beta if dwkl_beta is None else float(dwkl_beta)
         tc = dwkl = torch.zeros((), dtype=x.dtype, device=x.device)
-        if tc_beta > 0 or dwkl_beta > 0:  # only then: off, the loss and its arithmetic are the beta-VAE's
+        if tc_beta > 0 or dwkl_beta != 0:  # only then: off, the loss and its arithmetic are the beta-VAE's
             n = x.shape[0] if dataset_size is None else int(dataset_size)
             if tc_bank is None:
                 tc, dwkl = kl_decomposition(z, mu, logvar, n, self.cfg.tc_estimator)
@@ -193,7 +193,7 @@ class BetaVAE(nn.Module):
                 tc_bank.push(mu, logvar)
             if tc_beta > 0:
                 loss = loss + tc_beta * tc
-            if dwkl_beta > 0:
+            if dwkl_beta != 0:
                 loss = loss + dwkl_beta * dwkl
         return {
             "loss": loss,

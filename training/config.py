@@ -159,7 +159,10 @@ class TrainConfig:
             (self.size is None or self.size >= 1, f"--size must be >= 1, got {self.size}"),
             (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
             (self.tc_beta >= 0, f"--tc-beta must be >= 0, got {self.tc_beta}"),
-            (self.dwkl_beta >= 0, f"--dwkl-beta must be >= 0, got {self.dwkl_beta}"),
+            (
+                self.beta + self.dwkl_beta >= 0,
+                f"--dwkl-beta must be >= -beta ({-self.beta}), got {self.dwkl_beta}",
+            ),
             (self.tc_estimator in TC_ESTIMATORS, f"--tc-estimator must be one of {', '.join(TC_ESTIMATORS)}"),
             (self.db_range > 0, f"--db-range must be > 0, got {self.db_range}"),
             (self.sigma > 0, f"--sigma must be > 0, got {self.sigma}"),

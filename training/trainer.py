@@ -420,7 +420,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
                         kl=f"{float(result['kl'].detach()):.3g}",
                         beta=f"{beta:.3g}",
                     )
-                    if model.cfg.tc_beta > 0 or model.cfg.dwkl_beta > 0:
+                    if model.cfg.tc_beta > 0 or model.cfg.dwkl_beta != 0:
                         postfix["tc"] = f"{float(result['tc'].detach()):.3g}"
                     if model.cfg.capacity_nats > 0:
                         postfix["C"] = f"{capacity:.3g}"  # the KL target (nats) next to kl

@@ -228,3 +228,20 @@ def test_loss_adds_dwkl_beta_times_the_dimension_wise_kl():
     assert float(on["dwkl"].detach()) == pytest.approx(float(dwkl), rel=1e-5)
     assert float((on["loss"] - off["loss"]).detach()) == pytest.approx(2.0 * float(dwkl), rel=1e-4, abs=1e-3)
     assert model.dwkl_beta_at(0) == 2.0
+
+
+def test_a_negative_dwkl_beta_down_to_minus_beta_frees_the_marginals():
+    """dwkl_beta = -beta cancels the dimension-wise KL inside beta·KL (net weight 0): the loss is the plain
+    one minus beta times the dwkl estimate; below -beta the net weight would be negative: refused."""
+    model = build_model(tiny_cfg("mlp", beta=1.5, dwkl_beta=-1.5))
+    x = harmonic_frames(12)
+    torch.manual_seed(8)
+    off = model.loss(x, 1.5, dwkl_beta=0.0)
+    torch.manual_seed(8)
+    on = model.loss(x, 1.5, dataset_size=500)
+    assert float(on["dwkl"].detach()) > 0
+    assert float((on["loss"] - off["loss"]).detach()) == pytest.approx(
+        -1.5 * float(on["dwkl"].detach()), rel=1e-4, abs=1e-3
+    )
+    with pytest.raises(ValueError, match="dwkl_beta >= -beta"):
+        tiny_cfg("mlp", beta=1.5, dwkl_beta=-1.6)

@@ -48,6 +48,12 @@ def test_negative_tc_beta_is_a_user_error(tmp_path, data_npz):
         tiny_config(data_npz, tmp_path / "x.pt", tc_beta=-1.0)
 
 
+def test_dwkl_beta_below_minus_beta_is_a_user_error(tmp_path, data_npz):
+    tiny_config(data_npz, tmp_path / "ok.pt", beta=1.0, dwkl_beta=-1.0)  # net weight 0: allowed
+    with pytest.raises(UserError, match="--dwkl-beta must be >= -beta"):
+        tiny_config(data_npz, tmp_path / "x.pt", beta=1.0, dwkl_beta=-1.5)
+
+
 def test_resume_refuses_a_changed_tc_beta(tmp_path, data_npz):
     out = train(tiny_config(data_npz, tmp_path / "m.pt", epochs=1, tc_beta=2.0))
     with pytest.raises(UserError, match="--tc-beta 0.0 differs"):
