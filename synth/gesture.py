@@ -1,7 +1,7 @@
 """Gesture onsets: the first move of a continuous control (a knob, bend, gain) after a pause.
 
 The native audio callback waits for a control message on its way only when its timing is heard: notes, and
-the first move of a gesture. Within a stream of moves (a knob turning sends 20-200 a second) nothing waits,
+the first move of a gesture. Within a stream of moves (a knob turning sends 30-200 a second) nothing waits,
 so the realtime thread does not spend its period on every move (benchmarks/README.md).
 """
 

@@ -63,7 +63,7 @@ class OscReceiver:
     way from the moment it arrives (live/native_callback.py). `wait_for`: the addresses worth that wait
     (None: all); a message to another address is not counted, a bundle without one is settled as soon as
     it is parsed. `wait_on_onset`: addresses of continuous controls (knobs) worth it only at a gesture's
-    first move, after a pause of `synth.engine.ONSET_GAP_S` since the last of them (a stream of moves is
+    first move, after a pause of `synth.gesture.ONSET_GAP_S` since the last of them (a stream of moves is
     not counted; nor is one inside a bundle).
     """
 
