@@ -383,6 +383,8 @@ def main() -> int:
                 f"{ms(to_dac, 50):>12}{ms(to_dac, 99):>7}"
                 f"{xruns[0]:>11}{xruns[1]:>10}{xruns[2]:>9}{xruns[3]:>8}{xruns[4]:>8}{xruns[5]:>8}"
                 f"   (n={len(to_cb)}, host steal {steal * 1e3:.1f} ms/s)"
+                # an underrun plays zeros the ring never held: engine positions no longer match frames
+                + (" - underruns: pc timings unreliable" if a.control.startswith("pc") and xruns[0] else "")
             )
         print(
             f"one block = {128 / rate * 1e3:.2f} ms; decode (one latent -> timbre, added by /pc and /z): "
