@@ -110,14 +110,15 @@ class Instrument:
         self._z1 = np.zeros((1, self.latent_dim), dtype=np.float32)
         self._fast = None
         if self.model_config.arch != "conv":
-            from vaesynth.models.fastdecode import FastDecoder
+            from vaesynth.models.fastdecode import FastDecoder, frame_to_magnitudes_kernel
 
+            self._fast_mags = frame_to_magnitudes_kernel
             self._fast = (
                 FastDecoder(self.model_config, self._state, layers=self._np)
                 if self._np is not None
                 else FastDecoder.from_model(self.model)
             )
-            self._fast.decode(self._z1[0])
+            self.decode_latent(self._z1[0])
 
     def _weights_misfit(self) -> UserError:
         return UserError(
@@ -198,7 +199,12 @@ class Instrument:
             np.clip(z, -LATENT_LIMIT, LATENT_LIMIT, out=self._z1[0])
             if self._fast is not None:
                 cond = None if one is None or not self._conditioned else self.codec.cond_for(one, 1)[0]
-                return self._to_mags(self._fast.decode(self._z1[0], cond)[None, :], one)[0]
+                x_hat = self._fast.decode(self._z1[0], cond)
+                if one is None:  # at f_ref: the codec and the finite guard in one kernel pass
+                    mags = np.empty(x_hat.shape[0], np.float32)
+                    self._fast_mags(x_hat, self.codec.db_range, self.codec.ref_db, mags)
+                    return mags
+                return self._to_mags(x_hat[None, :], one)[0]
             zb, single = self._z1, True
         else:
             zb, single = self._latent_batch(z)

@@ -79,3 +79,21 @@ def test_fast_controls_match_torch_controls():
 def test_conv_has_no_fast_path():
     with pytest.raises(ValueError, match="no fast decoder"):
         FastDecoder.from_model(build_model(ModelConfig(arch="conv", n_bins=129, n_fft=256, hidden=(4, 8))))
+
+
+def test_frame_to_magnitudes_kernel_is_the_codec_plus_the_finite_guard_bit_for_bit():
+    """The live one-vector path maps model space to magnitudes in one kernel pass: the same float32 values
+    as FrameCodec.to_magnitudes followed by Instrument's guard (non-finite -> 0), floor (x <= 0) -> 0."""
+    from vaesynth.models.fastdecode import frame_to_magnitudes_kernel
+    from vaesynth.models.features import FrameCodec
+
+    codec = FrameCodec(ref_db=-12.5, db_range=100.0, pitch_mode="normalize", f_ref_hz=220.0, clip_upper=False)
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-0.5, 1.6, 4096).astype(np.float32)
+    x[:5] = [0.0, np.nan, np.inf, -np.inf, 60.0]  # floor, garbage, and a value whose power overflows
+    with np.errstate(over="ignore", invalid="ignore"):  # the overflowing value, on the codec's path
+        ref = np.nan_to_num(codec.to_magnitudes(x[None, :])[0], nan=0.0, posinf=0.0, neginf=0.0)
+    out = np.full(x.shape[0], -1.0, np.float32)
+    frame_to_magnitudes_kernel(x, codec.db_range, codec.ref_db, out)
+    np.testing.assert_array_equal(out, ref)
+    assert out[:5].tolist() == [0.0, 0.0, 0.0, 0.0, 0.0] and (out[5:] > 0).any()
