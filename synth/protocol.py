@@ -10,12 +10,24 @@ in numba `nogil=True` kernels.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
+import numba
 import numpy as np
 
 from vaesynth.synth.config import SpectralConfig
+
+
+@numba.njit(cache=True, nogil=True)
+def _finite_and_nonnegative(m) -> bool:
+    """Every value finite and >= 0, in one pass (a knob move's Timbre is checked on cold caches, where the
+    two numpy reductions and their temporaries cost ~50 µs)."""
+    for v in m:
+        if not (v >= 0 and math.isfinite(v)):  # NaN fails both
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -37,7 +49,7 @@ class Timbre:
         m = np.ascontiguousarray(self.magnitudes, dtype=np.float32)
         if m.shape != (self.config.n_bins,):
             raise ValueError(f"timbre magnitudes must be [{self.config.n_bins}], got {m.shape}")
-        if not np.all(np.isfinite(m)) or np.any(m < 0):
+        if not _finite_and_nonnegative(m):
             raise ValueError("timbre magnitudes must be finite and non-negative")
         if not (0 < self.f_ref_hz < self.config.sample_rate / 2):
             raise ValueError(f"f_ref_hz must be in (0, Nyquist), got {self.f_ref_hz}")
