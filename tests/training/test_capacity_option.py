@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.training.synthetic import tiny_cli_args, tiny_config, write_npz
+from tests.training.synthetic import tiny_cli_args, tiny_config
 from vaesynth.cli import build_parser, main
 from vaesynth.commands.train import config_from_args
 from vaesynth.errors import UserError
@@ -14,11 +14,6 @@ from vaesynth.models.checkpoint import load_checkpoint
 from vaesynth.models.config import ModelConfig
 from vaesynth.training.config import TrainConfig
 from vaesynth.training.trainer import train
-
-
-@pytest.fixture(scope="module")
-def data_npz(tmp_path_factory):
-    return write_npz(tmp_path_factory.mktemp("data"))
 
 
 def test_cli_capacity_flags_reach_train_config_and_checkpoint(tmp_path, data_npz):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.training.synthetic import tiny_cli_args, tiny_config, write_npz
+from tests.training.synthetic import tiny_cli_args, tiny_config
 from vaesynth.cli import build_parser, main
 from vaesynth.commands.train import config_from_args
 from vaesynth.errors import UserError
@@ -17,11 +17,6 @@ from vaesynth.models.total_correlation import total_correlation
 from vaesynth.models.vae import build_model
 from vaesynth.training.config import TrainConfig
 from vaesynth.training.trainer import prepare, train
-
-
-@pytest.fixture(scope="module")
-def data_npz(tmp_path_factory):
-    return write_npz(tmp_path_factory.mktemp("data"))
 
 
 def test_cli_tc_options_reach_train_config_and_checkpoint(tmp_path, data_npz):

@@ -21,11 +21,6 @@ from vaesynth.training.split import split_by_group
 from vaesynth.training.trainer import lr_at, train
 
 
-@pytest.fixture(scope="module")
-def data_npz(tmp_path_factory):
-    return write_npz(tmp_path_factory.mktemp("data"))
-
-
 def _weights(path):
     return load_checkpoint(path)["model_state"]
 
