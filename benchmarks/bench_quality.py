@@ -12,6 +12,8 @@ Targets: toy:additive4 LSD <= 3 dB, SC <= 0.10 in <= 10 min of 2-core CPU traini
     .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --tc-beta 5 --tc-bank 2048
     .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --set capacity_nats=25 \
         --set capacity_steps=10000                                # KL capacity (Burgess et al. 2018)
+    .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --tc-beta 5 \
+        --set warmup_steps=2000 --seeds 0,1,2,3,4 --jobs 2        # mean (sd) over five seeds, two at a time
 
 A minimal training loop (Adam, fixed batch, cosine learning-rate decay over the budget); the real trainer is
 training/trainer.py. Timings on a shared machine: the steps/s column says how much work each run got.
@@ -23,7 +25,11 @@ import argparse
 import json
 import math
 import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -213,6 +219,14 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--seeds",
+        default="",
+        help="comma list: run the whole benchmark once per seed (each seeds the split, init and noise) in "
+        "subprocesses and print each run's mean and sd over the seeds; overrides --seed",
+    )
+    p.add_argument("--jobs", type=int, default=1, help="with --seeds: runs at a time (one per core)")
+    p.add_argument("--json-out", default="", help="write the result rows to this JSON file")
+    p.add_argument(
         "--tc-beta",
         type=float,
         default=None,
@@ -251,6 +265,8 @@ def main() -> None:
         args.seconds = min(args.seconds, 60.0)
         args.size = args.size or 4000
         args.betas = "1,4" if args.betas == "1,2,4,8" else args.betas
+    if args.seeds:
+        return over_seeds(args)
     torch.set_num_threads(args.threads)  # measured: on the shared 2-core machine one thread is fastest
     ds, train_ds, val_ds = prepare(args.data, args.size, args.seed, args.val_fraction)
     print(
@@ -290,11 +306,80 @@ def main() -> None:
         for beta in betas:
             prior = next((r for r in rows if r["label"] == arch), None) if beta == 1.0 else None
             if prior is not None:  # already trained above
-                sweep.append({**prior, "label": f"{arch} beta=1"})
+                sweep.append({**prior, "label": f"{arch} beta=1", "same_as": prior["label"]})
                 continue
             over = {"arch": arch, "beta": beta, "latent_dim": args.latent_dim, **extra}
             sweep.append(run(f"{arch} beta={beta:g}", ds, train_ds, val_ds, over, args))
         table(f"beta sweep ({arch})", sweep, ds.factor_names)
+        rows += [r for r in sweep if "same_as" not in r]  # beta 1 was the arch run above
+    if args.json_out:
+        out = [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in r.items()} for r in rows]
+        with open(args.json_out, "w") as f:
+            json.dump({"seed": args.seed, "factor_names": list(ds.factor_names), "rows": out}, f)
+
+
+def over_seeds(args) -> None:
+    """--seeds: this script once per seed in a subprocess (`--jobs` at a time, each with its own log), then
+    every run's mean and sd over the seeds."""
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    argv, skip = [], False
+    for a in sys.argv[1:]:  # the same options, without --seeds/--jobs/--json-out (set per child)
+        if skip:
+            skip = False
+            continue
+        name = a.split("=")[0]
+        if name in ("--seeds", "--jobs", "--json-out", "--seed"):
+            skip = "=" not in a
+            continue
+        argv.append(a)
+    work = Path(tempfile.mkdtemp(prefix="bench_quality_seeds_"))
+    print(f"seeds {seeds}, {args.jobs} at a time; logs in {work}", flush=True)
+    pending, running, results = list(seeds), [], {}
+    while pending or running:
+        while pending and len(running) < max(1, args.jobs):
+            seed = pending.pop(0)
+            log = open(work / f"seed{seed}.log", "w")
+            cmd = [
+                sys.executable,
+                __file__,
+                *argv,
+                "--seed",
+                str(seed),
+                "--json-out",
+                str(work / f"seed{seed}.json"),
+            ]
+            running.append((seed, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+        time.sleep(1.0)
+        for item in [r for r in running if r[1].poll() is not None]:
+            seed, proc, log = item
+            running.remove(item)
+            log.close()
+            if proc.returncode != 0:
+                print(
+                    f"seed {seed} failed (exit {proc.returncode}): see {work / f'seed{seed}.log'}", flush=True
+                )
+                continue
+            results[seed] = json.loads((work / f"seed{seed}.json").read_text())
+            for r in results[seed]["rows"]:
+                print(f"seed {seed}: {fmt(r)}", flush=True)
+    if not results:
+        raise SystemExit("no seed finished")
+    names = next(iter(results.values()))["factor_names"]
+    labels = [r["label"] for r in next(iter(results.values()))["rows"]]
+    print(f"\nmean (sd) over seeds {sorted(results)}")
+    keys = ("lsd_db", "sc", "kl", "active_units", "mig")
+    print(f"{'run':<22} " + " ".join(f"{k:>15}" for k in ("LSD dB", "SC", "KL", "AU", "MIG")))
+    for label in labels:
+        rows = [r for res in results.values() for r in res["rows"] if r["label"] == label]
+        cells = []
+        for k in keys:
+            v = np.array([r[k] for r in rows if k in r], float)
+            cells.append(f"{v.mean():8.3f} ({v.std(ddof=1) if len(v) > 1 else 0.0:.3f})" if len(v) else "-")
+        print(f"{label:<22} " + " ".join(f"{c:>15}" for c in cells))
+        per = [r["mig_per_factor"] for r in rows if "mig_per_factor" in r]
+        if per and names:
+            m = np.mean(np.array(per, float), axis=0)
+            print(f"  MIG per factor ({', '.join(names)}): " + " ".join(f"{v:.3f}" for v in m))
 
 
 if __name__ == "__main__":
