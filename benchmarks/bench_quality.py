@@ -251,7 +251,11 @@ def main() -> None:
     )
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (measured: 1 is fastest)")
     p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--save", default="", help="path prefix to save each trained model (.pt)")
+    p.add_argument(
+        "--save",
+        default="",
+        help="path prefix to save each trained model (PREFIX_LABEL.pt; with --seeds PREFIX_seedS_LABEL.pt)",
+    )
     p.add_argument("--quick", action="store_true", help="60 s per run, 4000 sounds, betas 1 and 4")
     p.add_argument(
         "--set",
@@ -328,7 +332,7 @@ def over_seeds(args) -> None:
             skip = False
             continue
         name = a.split("=")[0]
-        if name in ("--seeds", "--jobs", "--json-out", "--seed"):
+        if name in ("--seeds", "--jobs", "--json-out", "--seed", "--save"):
             skip = "=" not in a
             continue
         argv.append(a)
@@ -348,6 +352,8 @@ def over_seeds(args) -> None:
                 "--json-out",
                 str(work / f"seed{seed}.json"),
             ]
+            if args.save:  # one file per seed: PREFIX_seedS_LABEL.pt
+                cmd += ["--save", f"{args.save}_seed{seed}"]
             running.append((seed, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
         time.sleep(1.0)
         for item in [r for r in running if r[1].poll() is not None]:
