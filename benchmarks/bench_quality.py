@@ -327,7 +327,7 @@ def over_seeds(args) -> None:
     every run's mean and sd over the seeds."""
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     argv, skip = [], False
-    for a in sys.argv[1:]:  # the same options, without --seeds/--jobs/--json-out (set per child)
+    for a in sys.argv[1:]:  # the same options but --seeds/--jobs, and --seed/--json-out/--save set per child
         if skip:
             skip = False
             continue
@@ -367,7 +367,8 @@ def over_seeds(args) -> None:
                 continue
             results[seed] = json.loads((work / f"seed{seed}.json").read_text())
             for r in results[seed]["rows"]:
-                print(f"seed {seed}: {fmt(r)}", flush=True)
+                per = " / ".join(f"{v:.3f}" for v in r.get("mig_per_factor", []))
+                print(f"seed {seed}: {fmt(r)}" + (f"  MIG per factor {per}" if per else ""), flush=True)
     if not results:
         raise SystemExit("no seed finished")
     names = next(iter(results.values()))["factor_names"]
