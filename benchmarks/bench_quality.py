@@ -77,10 +77,13 @@ def train(
     log_every: float = 30.0,
     tc_bank: int = 0,
     tc_queries: int | None = None,
+    monitor=None,
 ):
     """Adam with cosine decay to lr/20 over the time budget. Returns (model, steps, seconds used).
     tc_bank: frames in the reference set of the q(z) estimate (batch + memory bank); 0 = the batch alone.
-    tc_queries: query points of that estimate (the batch's first; None = all)."""
+    tc_queries: query points of that estimate (the batch's first; None = all). monitor: None, or a function
+    of the model (in eval mode) returning text appended to each log line; its time is not charged to the
+    budget."""
     torch.manual_seed(seed)
     x, cond = codec.to_model(train_ds.magnitudes, train_ds.f0_hz)
     x = torch.from_numpy(x)
@@ -116,10 +119,17 @@ def train(
         step += 1
         if elapsed > next_log:
             next_log += log_every
+            extra = ""
+            if monitor is not None:
+                t_mon = time.perf_counter()
+                extra = " " + monitor(model.eval())
+                model.train()
+                t0 += time.perf_counter() - t_mon
             print(
                 f"    {elapsed:6.0f}s step {step:6d} loss {out['loss'].item():10.2f} "
                 f"kl {out['kl'].item():6.2f} tc {out['tc'].item():6.2f} dwkl {out['dwkl'].item():6.2f}"
-                + (f" C {model.capacity_at(step - 1):6.2f}" if cfg.capacity_nats > 0 else ""),
+                + (f" C {model.capacity_at(step - 1):6.2f}" if cfg.capacity_nats > 0 else "")
+                + extra,
                 flush=True,
             )
     return model.eval(), step, time.perf_counter() - t0
@@ -166,6 +176,7 @@ def run(label, ds, train_ds, val_ds, overrides, args) -> dict:
         args.max_steps,
         tc_bank=args.tc_bank,
         tc_queries=args.tc_queries,
+        monitor=(lambda m: monitor_line(evaluate(m, codec, val_ds))) if args.monitor else None,
     )
     res = evaluate(model, codec, val_ds)
     res.update(label=label, steps=steps, steps_per_s=steps / used, seconds=used, load=os.getloadavg()[1])
@@ -176,6 +187,14 @@ def run(label, ds, train_ds, val_ds, overrides, args) -> dict:
         )
     print(f"  -> {fmt(res)}", flush=True)
     return res
+
+
+def monitor_line(r: dict) -> str:
+    """--monitor: the held-out measures of a model mid-training, for a log line."""
+    line = f"| held-out LSD {r['lsd_db']:.2f} SC {r['sc']:.3f} AU {r['active_units']}"
+    if "mig" in r:
+        line += f" MIG {r['mig']:.3f} (" + " / ".join(f"{v:.3f}" for v in r["mig_per_factor"]) + ")"
+    return line
 
 
 def fmt(r: dict) -> str:
@@ -255,6 +274,12 @@ def main() -> None:
         "--save",
         default="",
         help="path prefix to save each trained model (PREFIX_LABEL.pt; with --seeds PREFIX_seedS_LABEL.pt)",
+    )
+    p.add_argument(
+        "--monitor",
+        action="store_true",
+        help="score the held-out frames (LSD, SC, active units, MIG per factor) at every log line, to see "
+        "how the code evolves; the labels are only read, never trained on, and the time is not charged",
     )
     p.add_argument("--quick", action="store_true", help="60 s per run, 4000 sounds, betas 1 and 4")
     p.add_argument(
