@@ -14,6 +14,8 @@ Targets: toy:additive4 LSD <= 3 dB, SC <= 0.10 in <= 10 min of 2-core CPU traini
         --set capacity_steps=10000                                # KL capacity (Burgess et al. 2018)
     .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --tc-beta 5 \
         --set warmup_steps=2000 --seeds 0,1,2,3,4 --jobs 2        # mean (sd) over five seeds, two at a time
+    .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --tc-beta 5 --monitor
+                                                                  # held-out MIG every 30 s of training
 
 A minimal training loop (Adam, fixed batch, cosine learning-rate decay over the budget); the real trainer is
 training/trainer.py. Timings on a shared machine: the steps/s column says how much work each run got.
