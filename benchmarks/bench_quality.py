@@ -17,8 +17,9 @@ Targets: toy:additive4 LSD <= 3 dB, SC <= 0.10 in <= 10 min of 2-core CPU traini
     .venv/bin/python benchmarks/bench_quality.py --archs harmonic --betas "" --tc-beta 5 --monitor
                                                                   # held-out MIG every 30 s of training
 
-A minimal training loop (Adam, fixed batch, cosine learning-rate decay over the budget); the real trainer is
-training/trainer.py. Timings on a shared machine: the steps/s column says how much work each run got.
+A minimal training loop (Adam, fixed batch, cosine learning-rate decay over the budget, gradient norm clipped
+at 5 as the trainer does); the real trainer is training/trainer.py. Timings on a shared machine: the steps/s
+column says how much work each run got.
 """
 
 from __future__ import annotations
@@ -80,8 +81,10 @@ def train(
     tc_bank: int = 0,
     tc_queries: int | None = None,
     monitor=None,
+    grad_clip: float = 0.0,
 ):
-    """Adam with cosine decay to lr/20 over the time budget. Returns (model, steps, seconds used).
+    """Adam with cosine decay to lr/20 over the time budget, the global gradient norm clipped at grad_clip
+    (0 = not). Returns (model, steps, seconds used).
     tc_bank: frames in the reference set of the q(z) estimate (batch + memory bank); 0 = the batch alone.
     tc_queries: query points of that estimate (the batch's first; None = all). monitor: None, or a function
     of the model (in eval mode) returning text appended to each log line; its time is not charged to the
@@ -117,6 +120,8 @@ def train(
         )
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
         step += 1
         if elapsed > next_log:
@@ -179,6 +184,7 @@ def run(label, ds, train_ds, val_ds, overrides, args) -> dict:
         tc_bank=args.tc_bank,
         tc_queries=args.tc_queries,
         monitor=(lambda m: monitor_line(evaluate(m, codec, val_ds))) if args.monitor else None,
+        grad_clip=args.grad_clip,
     )
     res = evaluate(model, codec, val_ds)
     res.update(label=label, steps=steps, steps_per_s=steps / used, seconds=used, load=os.getloadavg()[1])
@@ -238,6 +244,14 @@ def main() -> None:
     p.add_argument("--latent-dim", type=int, default=8)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument(
+        "--grad-clip",
+        type=float,
+        default=5.0,
+        help="max global gradient norm, as `vaesynth train --grad-clip` (default 5, the trainer's; 0 = none, "
+        "as this benchmark ran before: in one TC run out of 3-4 the fundamental's amplitude fell below the "
+        "model-space floor early, where its gradient vanishes, and never came back)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--seeds",
