@@ -249,7 +249,7 @@ def main() -> None:
         type=float,
         default=5.0,
         help="max global gradient norm, as `vaesynth train --grad-clip` (default 5, the trainer's; 0 = none, "
-        "as this benchmark ran before: in one TC run out of 3-4 the fundamental's amplitude fell below the "
+        "as this benchmark ran before: in 3 of 8 TC runs the fundamental's amplitude fell below the "
         "model-space floor early, where its gradient vanishes, and never came back)",
     )
     p.add_argument("--seed", type=int, default=0)
