@@ -42,6 +42,7 @@ from vaesynth.models.config import ModelConfig
 from vaesynth.models.features import FrameCodec, choose_f_ref_hz
 from vaesynth.models.total_correlation import PosteriorBank
 from vaesynth.models.vae import build_model
+from vaesynth.training.config import TrainConfig
 from vaesynth.training.metrics import active_units, kl_per_dim, lsd_db, mig, spectral_convergence
 from vaesynth.training.split import split_by_group, val_index_for
 
@@ -247,8 +248,8 @@ def main() -> None:
     p.add_argument(
         "--grad-clip",
         type=float,
-        default=5.0,
-        help="max global gradient norm, as `vaesynth train --grad-clip` (default 5, the trainer's; 0 = none, "
+        default=TrainConfig.grad_clip,
+        help="max global gradient norm, as `vaesynth train --grad-clip` (default the trainer's, 5; 0 = none, "
         "as this benchmark ran before: in 3 of 8 TC runs the fundamental's amplitude fell below the "
         "model-space floor early, where its gradient vanishes, and never came back)",
     )
@@ -367,16 +368,6 @@ def over_seeds(args) -> None:
     """--seeds: this script once per seed in a subprocess (`--jobs` at a time, each with its own log), then
     every run's mean and sd over the seeds."""
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    argv, skip = [], False
-    for a in sys.argv[1:]:  # the same options but --seeds/--jobs, and --seed/--json-out/--save set per child
-        if skip:
-            skip = False
-            continue
-        name = a.split("=")[0]
-        if name in ("--seeds", "--jobs", "--json-out", "--seed", "--save"):
-            skip = "=" not in a
-            continue
-        argv.append(a)
     work = Path(tempfile.mkdtemp(prefix="bench_quality_seeds_"))
     print(f"seeds {seeds}, {args.jobs} at a time; logs in {work}", flush=True)
     pending, running, results = list(seeds), [], {}
@@ -384,15 +375,9 @@ def over_seeds(args) -> None:
         while pending and len(running) < max(1, args.jobs):
             seed = pending.pop(0)
             log = open(work / f"seed{seed}.log", "w")
-            cmd = [
-                sys.executable,
-                __file__,
-                *argv,
-                "--seed",
-                str(seed),
-                "--json-out",
-                str(work / f"seed{seed}.json"),
-            ]
+            # The same command line; argparse keeps an option's last value, so the child's own come last.
+            cmd = [sys.executable, __file__, *sys.argv[1:], "--seeds", "", "--seed", str(seed)]
+            cmd += ["--json-out", str(work / f"seed{seed}.json")]
             if args.save:  # one file per seed: PREFIX_seedS_LABEL.pt
                 cmd += ["--save", f"{args.save}_seed{seed}"]
             running.append((seed, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))

@@ -83,8 +83,9 @@ class ModelConfig:
     dwkl_beta: extra weight of the dimension-wise KL sum_d KL(q(z_d) || N(0, 1)) of the aggregate posterior
       (the third term of the same decomposition, its "gamma"; same estimator), on top of beta·KL; ramps with
       the warm-up. 0 = off. May be negative down to -beta: -beta leaves the marginals q(z_d) free of the
-      Gaussian prior's pull (net weight 0), so they keep the factors' non-Gaussian shapes, which a rotation
-      would mix (the TC term can then tell the axes apart; a Gaussian aggregate is rotation-invariant).
+      Gaussian prior's pull (net weight 0), so they may keep the factors' non-Gaussian shapes, which a
+      rotation would mix (a Gaussian aggregate is rotation-invariant). That is the hypothesis; on
+      toy:additive4 it gave no MIG gain (benchmarks/README.md, runs 35-36).
     encoder_hidden: the MLP encoder's hidden sizes (harmonic and MLP archs); empty = the same as the decoder's
       (`hidden_sizes`). Why: the encoder costs nothing at play time (only the decoder runs live), so a wider
       encoder buys a smaller amortisation gap within the same decode budget. Left out of `to_dict` while
