@@ -1,0 +1,82 @@
+"""Is a factor missing from a VAE's code, or only mixed? (issue 3's MIG target, diagnosed)
+
+MIG is low both when a factor is absent from the latent code and when it is present but spread over several
+latents. This tells the two apart on models saved by `bench_quality.py --save PREFIX`: a k-nearest-neighbour
+regression from the held-out frames' active posterior means (each standardised) to each standardised
+ground-truth factor, fitted on a random half of those frames and scored (R^2) on the other half. High R^2
+with low MIG = mixed; low R^2 = missing. bench_mig_ceiling.py gives the same frames' supervised R^2.
+
+    .venv/bin/python benchmarks/bench_code_info.py /tmp/bq_seed0_harmonic.pt /tmp/bq_seed1_harmonic.pt
+
+The split is bench_quality's (its --data, --size, --seed, --val-fraction must match the run's).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from bench_quality import prepare
+from sklearn.neighbors import KNeighborsRegressor
+
+from vaesynth.models.config import ModelConfig
+from vaesynth.models.features import FrameCodec
+from vaesynth.models.vae import build_model
+from vaesynth.training.metrics import mig
+
+ACTIVE_STD = 0.1  # a latent whose posterior means vary less than this over the frames is inactive
+
+
+def code_r2(mu: np.ndarray, factors: np.ndarray, neighbours: int, seed: int) -> tuple[int, list[float]]:
+    """(active latents, held-out kNN R^2 per factor) of posterior means mu [N, D] against factors [N, F]."""
+    active = mu.std(0) > ACTIVE_STD
+    code = mu[:, active] / mu[:, active].std(0)
+    order = np.random.default_rng(seed).permutation(len(code))  # frames come in grid order: shuffle
+    code, factors = code[order], factors[order]
+    half = len(code) // 2
+    r2 = []
+    for i in range(factors.shape[1]):
+        y = (factors[:, i] - factors[:, i].mean()) / (factors[:, i].std() + 1e-12)
+        knn = KNeighborsRegressor(neighbours).fit(code[:half], y[:half])
+        r2.append(float(knn.score(code[half:], y[half:])))
+    return int(active.sum()), r2
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("checkpoints", nargs="+", help="models saved by bench_quality.py --save")
+    ap.add_argument("--data", default="toy:additive4")
+    ap.add_argument("--size", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0, help="bench_quality's --seed (the split)")
+    ap.add_argument("--val-fraction", type=float, default=0.1)
+    ap.add_argument("--neighbours", type=int, default=10)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    _, _, va = prepare(a.data, a.size, a.seed, a.val_fraction)
+    if va.factors is None:
+        raise SystemExit(f"{a.data} has no ground-truth factors")
+    names = va.factor_names
+    print(f"{len(va.factors)} held-out frames; kNN R^2 (k = {a.neighbours}) and MIG per factor")
+    print(f"{'model':<32} {'AU':>3}  " + "  ".join(f"{n[:13]:>13}" for n in names))
+    for path in a.checkpoints:
+        ck = torch.load(path, weights_only=True)
+        cfg = ModelConfig.from_dict(ck["config"])
+        model = build_model(cfg)
+        model.load_state_dict(ck["state"])
+        model.eval()
+        codec = FrameCodec.from_state(ck["codec"])
+        x, cond = codec.to_model(va.magnitudes, va.f0_hz)
+        with torch.no_grad():
+            mu, _ = model.encode(torch.from_numpy(x), None if cond is None else torch.from_numpy(cond))
+        mu = mu.numpy().astype(np.float64)
+        n_active, r2 = code_r2(mu, va.factors, a.neighbours, a.seed)
+        _, per = mig(mu, va.factors)
+        cells = "  ".join(f"{r:5.2f} / {m:5.3f}" for r, m in zip(r2, per, strict=True))
+        print(f"{path.rsplit('/', 1)[-1][:32]:<32} {n_active:>3}  {cells}")
+    print("cells: R^2 / MIG. High R^2 with a low MIG: the factor is in the code but spread over latents.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
