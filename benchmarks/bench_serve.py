@@ -65,6 +65,7 @@ def latency_run(
     event_wait_s: float | None = None,
     control: str = "note",
     onset_wait: bool = True,
+    stream_wait: bool = True,
 ):
     import soundfile as sf
 
@@ -125,6 +126,8 @@ def latency_run(
             event_wait_s=event_wait_s,
         )
         server.audio.start()
+        if stream_wait:
+            server.watch_waits()  # as serve does
         promote_threads(engine._thread, 60)  # as serve does
         client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         addr = ("127.0.0.1", server.osc.port)
@@ -340,6 +343,12 @@ def main() -> int:
         action="store_true",
         help="latency: never wait for continuous controls, not even a gesture's first move",
     )
+    ap.add_argument(
+        "--no-stream-wait",
+        action="store_true",
+        help="latency: wait for a continuous control only at a gesture's first move, never within a stream "
+        "(the code before synth/gesture.py's stream waits)",
+    )
     a = ap.parse_args()
     wait_s = None if a.event_wait_ms is None else a.event_wait_ms * 1e-3
     os.environ.setdefault("MIDO_BACKEND", "mido.backends.rtmidi/UNIX_JACK")
@@ -375,6 +384,7 @@ def main() -> int:
                 event_wait_s=wait_s,
                 control=a.control,
                 onset_wait=not a.no_onset_wait,
+                stream_wait=not a.no_stream_wait,
             )
             steal = (host_steal_s() - steal0) / (time.monotonic() - t0)
             ms = lambda v, q: f"{np.percentile(v, q) * 1e3:.2f}"  # noqa: E731

@@ -92,9 +92,10 @@ def _crossfade(old, new, out, pos, delay, length):
 
 # Events whose timing is heard (onsets, releases): the native audio callback waits for these while the
 # render thread brings them into the queued blocks. Continuous controls (timbre, bend, gain) are waited for
-# only at a gesture's first move (`GestureOnset`): a knob sends up to hundreds of moves a second and one
-# block later is not heard within a stream, while waiting on every move spends the realtime thread's period
-# (5-minute soak: 1 callback in 7 waited, 45% of those ran out).
+# at a gesture's first move, and within a stream only while such waits pay off (`GestureOnset`, once
+# watching the callback's wait counters): a knob sends up to hundreds of moves a second, and waiting on
+# every move of four knobs at once spends the realtime thread's period (5-minute soak: 1 callback in 7
+# waited, 45% of those ran out).
 TIMED_EVENTS = frozenset({"note_on", "note_off", "sustain", "panic", "all_off"})
 CONTINUOUS_EVENTS = frozenset({"timbre", "bend", "gain"})
 

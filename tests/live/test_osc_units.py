@@ -12,6 +12,7 @@ from vaesynth import cli
 from vaesynth.live.feedback import SpectrumBands
 from vaesynth.live.osc import MAX_MESSAGES_PER_PACKET, OscReceiver, encode_message
 from vaesynth.synth.config import SpectralConfig
+from vaesynth.synth.gesture import GestureOnset
 from vaesynth.synth.spectral import magnitude
 
 
@@ -276,7 +277,7 @@ def test_receiver_counts_a_knob_move_only_as_a_gesture_s_first_move():
         wait_for=frozenset({"/vaesynth/note"}),
         wait_on_onset=frozenset({"/vaesynth/pc"}),
     )
-    r._onset.gap_s = 0.5  # a pause of 0.5 s starts a gesture (a host stall here must not start one)
+    r.gesture.gap_s = 0.5  # a pause of 0.5 s starts a gesture (a host stall here must not start one)
     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         r.start()
@@ -303,6 +304,83 @@ def test_gesture_onset_is_the_first_move_after_a_pause():
     assert not any(never.onset(t) for t in (0.0, 10.0, 1e6))
     with pytest.raises(ValueError):
         GestureOnset(0.0)
+
+
+def test_stream_moves_are_waited_for_while_the_callbacks_waits_pay_off():
+    """Once it watches the audio callback's wait counters, a lone move within a stream is waited for while
+    few waits run out; the rest of a burst (moves sent together) never is; waits that run out stop it, and
+    it tries again once the share of run-outs has decayed (synth/gesture.py)."""
+    from vaesynth.synth.gesture import BURST_GAP_S, RUNOUT_DECAY_S, RUNOUT_LIMIT, GestureOnset
+
+    counters = [0, 0]  # (callbacks that waited, of which ran out)
+    g = GestureOnset()
+    stream = [0.0, 0.01, 0.02]
+    assert [g.onset(t) for t in stream] == [True, False, False]  # not watching: onsets only
+    g.watch(lambda: tuple(counters))
+    # a knob stream 10 ms apart, every wait landing in time: every move is waited for
+    t, decisions = 0.03, []
+    for _ in range(20):
+        counters[0] += 1
+        decisions.append(g.onset(t))
+        t += 0.01
+    assert all(decisions)
+    # a burst: moves closer than BURST_GAP_S after the first are not waited for
+    assert g.onset(t) and not g.onset(t + BURST_GAP_S / 2) and not g.onset(t + BURST_GAP_S * 0.9)
+    # waits running out: after a few, stream moves are left alone (onsets still count)
+    t += 0.01
+    decisions = []
+    for _ in range(10):
+        counters[0] += 1
+        counters[1] += 1
+        decisions.append(g.onset(t))
+        t += 0.01
+    assert decisions[0] and not decisions[-1]
+    assert g.onset(t + 1.0)  # a pause: a gesture's first move, waited for whatever the share
+    # left alone, the share decays: about RUNOUT_DECAY_S * ln(share / limit) later it tries again
+    t += 1.0
+    probes = []
+    for _ in range(400):
+        t += 0.01
+        probes.append(g.onset(t))
+    first = probes.index(True)
+    assert 0 < first * 0.01 < 3 * RUNOUT_DECAY_S
+    assert RUNOUT_LIMIT < 1
+    # a counter jump of many waits at once weighs each (an average over waits, not over calls)
+    g2 = GestureOnset()
+    c2 = [0, 0]
+    g2.watch(lambda: tuple(c2))
+    g2.onset(0.0)
+    c2[:] = [100, 50]
+    assert not g2.onset(0.01)
+    g2.watch(None)
+    assert not g2.onset(0.02) and g2.onset(1.0)
+
+
+def test_server_hands_the_callbacks_wait_counters_to_every_gesture_detector(tiny_model):
+    """`Server.watch_waits` (serve calls it once the stream runs): the engine's, the MIDI path's and the OSC
+    receiver's gesture detectors then wait for lone stream moves while the callback's waits pay off."""
+    from types import SimpleNamespace
+
+    from vaesynth.live.server import ServeOptions, Server
+    from vaesynth.models.instrument import load_instrument
+    from vaesynth.synth.engine import Engine
+
+    engine = Engine(48000, rewind=True)
+    server = Server(load_instrument(tiny_model), engine, ServeOptions(), log=lambda *a: None)
+    server.osc = SimpleNamespace(gesture=GestureOnset())
+    counters = [0, 0]
+    server.audio = SimpleNamespace(event_waits=(0, 0))
+    gestures = (engine._onset, server._midi_onset, server.osc.gesture)
+    t0 = 1e9  # later than anything the engine posted at start-up (its own clock, perf_counter)
+    for g in gestures:  # before: a stream's second move is never waited for
+        assert g.onset(t0) and not g.onset(t0 + 0.01)
+    server.watch_waits()
+    for g in gestures:
+        assert g.onset(t0 + 0.02)  # now it is, while no wait ran out
+    counters[:] = [20, 20]
+    server.audio.event_waits = tuple(counters)
+    for g in gestures:
+        assert not g.onset(t0 + 0.03)  # twenty waits ran out: left alone
 
 
 def test_queued_messages_are_on_their_way_until_the_control_thread_has_worked_the_queue(tiny_model):

@@ -281,6 +281,7 @@ def _serve(args, stop: threading.Event, t0: float) -> int:
         )
         server.audio.start()
         opened.append(server.audio.stop)
+        server.watch_waits()
         if rt:  # now that every thread of ours runs: the control/OSC/recorder threads a step below
             promote_threads(engine._thread, args.rt_priority)
         t_ready = time.perf_counter()

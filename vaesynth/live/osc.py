@@ -83,7 +83,7 @@ class OscReceiver:
         self.wait_for = wait_for
         self._wait_for_bytes = None if wait_for is None else frozenset(a.encode() for a in wait_for)
         self._onset_bytes = frozenset(a.encode() for a in wait_on_onset)
-        self._onset = GestureOnset()
+        self.gesture = GestureOnset()  # which `wait_on_onset` moves are worth waiting for
         self.stats: Counter = Counter()
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
@@ -165,7 +165,7 @@ class OscReceiver:
             return True
         address = data[: data.find(b"\x00")]
         if address in self._onset_bytes:
-            return self._onset.onset(t_recv)
+            return self.gesture.onset(t_recv)
         return address in self._wait_for_bytes
 
     @staticmethod

@@ -41,7 +41,8 @@ TICK_S = 0.005
 STOP_FADE_S = 0.06  # panic's fast fade plus a block or two, before the stream closes
 # Messages whose events are timed (synth/engine.py TIMED_EVENTS): the audio callback waits for these while
 # they are on their way (OscReceiver(wait_for=...), the control queue). Continuous controls (knobs, bend,
-# gain) it waits for only at a gesture's first move (synth/gesture.py), never within a stream of moves.
+# gain) it waits for at a gesture's first move, and within a stream only while those waits pay off
+# (synth/gesture.py, `Server.watch_waits`).
 WAIT_FOR_OSC = frozenset({PREFIX + "note", PREFIX + "sustain", PREFIX + "panic"})
 WAIT_ON_ONSET_OSC = frozenset({PREFIX + "pc", PREFIX + "z", PREFIX + "bend", PREFIX + "gain"})
 WAIT_FOR_CC = ALL_OFF_CCS | {SUSTAIN_CC}
@@ -144,6 +145,19 @@ class Server:
         self._midi_onset = GestureOnset()  # MIDI thread: a knob's or the bend's first move after a pause
         self.controls.send_timbre()
         self.controls.flush()
+
+    def watch_waits(self) -> None:
+        """Once `audio` runs: let every receiving path's gesture detector (engine, OSC, MIDI) see the audio
+        callback's wait counters, so that moves within a stream are waited for while those waits pay off
+        (synth/gesture.py)."""
+        audio = self.audio
+
+        def waits() -> tuple[int, int]:
+            return audio.event_waits
+
+        for gesture in (self.engine._onset, self._midi_onset, getattr(self.osc, "gesture", None)):
+            if gesture is not None and gesture.gap_s != float("inf"):
+                gesture.watch(waits)
 
     # ------------------------------------------------------------------ input side (any thread)
 
