@@ -23,14 +23,12 @@ from sklearn.neighbors import KNeighborsRegressor
 from vaesynth.models.config import ModelConfig
 from vaesynth.models.features import FrameCodec
 from vaesynth.models.vae import build_model
-from vaesynth.training.metrics import mig
-
-ACTIVE_STD = 0.1  # a latent whose posterior means vary less than this over the frames is inactive
+from vaesynth.training.metrics import active_mask, mig
 
 
 def code_r2(mu: np.ndarray, factors: np.ndarray, neighbours: int, seed: int) -> tuple[int, list[float]]:
     """(active latents, held-out kNN R^2 per factor) of posterior means mu [N, D] against factors [N, F]."""
-    active = mu.std(0) > ACTIVE_STD
+    active = active_mask(mu)  # the project's active units (variance of the means > 0.01)
     code = mu[:, active] / mu[:, active].std(0)
     order = np.random.default_rng(seed).permutation(len(code))  # frames come in grid order: shuffle
     code, factors = code[order], factors[order]

@@ -250,8 +250,8 @@ def main() -> None:
         type=float,
         default=TrainConfig.grad_clip,
         help="max global gradient norm, as `vaesynth train --grad-clip` (default the trainer's, 5; 0 = none, "
-        "as this benchmark ran before: in 3 of 8 TC runs the fundamental's amplitude fell below the "
-        "model-space floor early, where its gradient vanishes, and never came back)",
+        "as this benchmark ran before: in 3 of 8 TC runs the fundamental's amplitude fell to around the "
+        "model-space floor early and, in a full run, never came back)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

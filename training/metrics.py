@@ -137,14 +137,17 @@ def kl_per_dim(mu, logvar) -> np.ndarray:
     return np.mean(0.5 * (np.square(mu) + np.exp(logvar) - 1.0 - logvar), axis=0)
 
 
-def active_units(mu, threshold: float = 0.01) -> int:
-    """Number of active latent units (Burda et al. 2016, "Importance Weighted Autoencoders").
-
-    A dimension is active when the variance over the data of its posterior mean, Var_x(E_q[z_d | x]),
-    exceeds threshold. mu: [n_frames, latent_dim]. Population variance (ddof=0).
-    """
+def active_mask(mu, threshold: float = 0.01) -> np.ndarray:
+    """Which latent units are active (Burda et al. 2016, "Importance Weighted Autoencoders"): bool
+    [latent_dim], True where the variance over the data of the posterior mean, Var_x(E_q[z_d | x]), exceeds
+    threshold. mu: [n_frames, latent_dim]. Population variance (ddof=0)."""
     mu = _check_latents(mu)
-    return int(np.count_nonzero(np.var(mu, axis=0) > threshold))
+    return np.var(mu, axis=0) > threshold
+
+
+def active_units(mu, threshold: float = 0.01) -> int:
+    """Number of active latent units: the True entries of `active_mask`."""
+    return int(np.count_nonzero(active_mask(mu, threshold)))
 
 
 def discretize_latents(mu: np.ndarray, n_bins: int) -> np.ndarray:

@@ -9,6 +9,7 @@ from sklearn.metrics import mutual_info_score
 
 from vaesynth.training import metrics
 from vaesynth.training.metrics import (
+    active_mask,
     active_units,
     evaluate_reconstruction,
     kl_per_dim,
@@ -162,6 +163,7 @@ def test_active_units_counts_dims_whose_mean_varies_more_than_threshold():
     assert active_units(mu) == 3
     assert active_units(mu, threshold=0.015) == 2
     assert active_units(torch.from_numpy(mu), threshold=0.5) == 1
+    np.testing.assert_array_equal(active_mask(mu), [True, True, True, False, False])  # which ones
 
 
 # --- MIG -------------------------------------------------------------------------------------------------
