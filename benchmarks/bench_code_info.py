@@ -32,6 +32,7 @@ from vaesynth.models.config import ModelConfig
 from vaesynth.models.features import FrameCodec
 from vaesynth.models.vae import build_model
 from vaesynth.training.metrics import active_mask, mig
+from vaesynth.training.trainer import posterior_means
 
 
 def code_r2(mu: np.ndarray, factors: np.ndarray, neighbours: int, seed: int) -> tuple[int, list[float]]:
@@ -57,7 +58,7 @@ def probe_r2(mu_train: np.ndarray, f_train: np.ndarray, mu_val: np.ndarray, f_va
     for i in range(f_train.shape[1]):
         m, s = f_train[:, i].mean(), f_train[:, i].std() + 1e-12
         mlp = MLPRegressor(hidden_layer_sizes=(128, 128), early_stopping=True, random_state=seed)
-        with warnings.catch_warnings():  # 200 epochs without early stopping's halt: the probe is still a fit
+        with warnings.catch_warnings():  # sklearn warns when its 200 epochs end before early stopping does
             warnings.simplefilter("ignore", ConvergenceWarning)
             mlp.fit(mu_train / scale, (f_train[:, i] - m) / s)
         r2.append(float(mlp.score(mu_val / scale, (f_val[:, i] - m) / s)))
@@ -65,10 +66,10 @@ def probe_r2(mu_train: np.ndarray, f_train: np.ndarray, mu_val: np.ndarray, f_va
 
 
 def encode_means(model, codec, ds) -> np.ndarray:
+    """Posterior means float64 [n_frames, latent_dim] of a dataset's frames (the trainer's batched encode)."""
     x, cond = codec.to_model(ds.magnitudes, ds.f0_hz)
-    with torch.no_grad():
-        mu, _ = model.encode(torch.from_numpy(x), None if cond is None else torch.from_numpy(cond))
-    return mu.numpy().astype(np.float64)
+    cond = None if cond is None else torch.from_numpy(cond)
+    return posterior_means(model, torch.from_numpy(x), cond).numpy().astype(np.float64)
 
 
 def main() -> int:
