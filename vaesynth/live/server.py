@@ -156,7 +156,7 @@ class Server:
             return audio.event_waits
 
         for gesture in (self.engine._onset, self._midi_onset, getattr(self.osc, "gesture", None)):
-            if gesture is not None:  # one set to never (gap_s inf) stays never: `onset` checks that first
+            if gesture is not None:  # None: no OSC receiver (a detector set to never stays so: `onset`)
                 gesture.watch(waits)
 
     # ------------------------------------------------------------------ input side (any thread)
