@@ -42,6 +42,7 @@ from vaesynth.models.config import ModelConfig
 from vaesynth.models.features import FrameCodec, choose_f_ref_hz
 from vaesynth.models.total_correlation import PosteriorBank
 from vaesynth.models.vae import build_model
+from vaesynth.training.clip import GradClipper
 from vaesynth.training.config import TrainConfig
 from vaesynth.training.metrics import active_units, kl_per_dim, lsd_db, mig, spectral_convergence
 from vaesynth.training.split import split_by_group, val_index_for
@@ -83,9 +84,11 @@ def train(
     tc_queries: int | None = None,
     monitor=None,
     grad_clip: float = 0.0,
+    grad_clip_percentile: float = 0.0,
 ):
     """Adam with cosine decay to lr/20 over the time budget, the global gradient norm clipped at grad_clip
-    (0 = not). Returns (model, steps, seconds used).
+    (0 = not), or at grad_clip_percentile of the last 1000 norms when that is > 0 (training/clip.py).
+    Returns (model, steps, seconds used).
     tc_bank: frames in the reference set of the q(z) estimate (batch + memory bank); 0 = the batch alone.
     tc_queries: query points of that estimate (the batch's first; None = all). monitor: None, or a function
     of the model (in eval mode) returning text appended to each log line; its time is not charged to the
@@ -98,6 +101,7 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     bank = PosteriorBank(tc_bank, cfg.latent_dim, queries=tc_queries) if tc_bank > batch else None
+    clipper = GradClipper(grad_clip, grad_clip_percentile)
     t0 = time.perf_counter()
     next_log = log_every
     step = 0
@@ -121,8 +125,7 @@ def train(
         )
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
-        if grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        clipper(model.parameters())
         opt.step()
         step += 1
         if elapsed > next_log:
@@ -186,6 +189,7 @@ def run(label, ds, train_ds, val_ds, overrides, args) -> dict:
         tc_queries=args.tc_queries,
         monitor=(lambda m: monitor_line(evaluate(m, codec, val_ds))) if args.monitor else None,
         grad_clip=args.grad_clip,
+        grad_clip_percentile=args.grad_clip_percentile,
     )
     res = evaluate(model, codec, val_ds)
     res.update(label=label, steps=steps, steps_per_s=steps / used, seconds=used, load=os.getloadavg()[1])
@@ -252,6 +256,14 @@ def main() -> None:
         help="max global gradient norm, as `vaesynth train --grad-clip` (default the trainer's, 5; 0 = none, "
         "as this benchmark ran before: in 3 of 8 TC runs the fundamental's amplitude fell to around the "
         "model-space floor early and, in a full run, never came back)",
+    )
+    p.add_argument(
+        "--grad-clip-percentile",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="clip at the P-th percentile of the last 1000 gradient norms instead of at --grad-clip, as "
+        "`vaesynth train --grad-clip-percentile` (default 0 = off)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

@@ -28,6 +28,7 @@ FIXED_ON_RESUME = (
     "pitch_mode",
     "f_ref_hz",
     "grad_clip",
+    "grad_clip_percentile",
     "lr_schedule",
     "n_partials",
     "n_noise_bands",
@@ -67,6 +68,9 @@ class TrainConfig:
       optimiser steps (defaults 0 = off, the loss unchanged). beta still ramps with warmup_steps; not with
       free_bits. Left out of `to_dict` at their defaults.
     grad_clip: max global gradient norm (0 = no clipping).
+    grad_clip_percentile: in (0, 100]: clip each step at this percentile of the previous 1,000 steps' global
+      gradient norms instead of at grad_clip (AutoClip, Seetharaman et al. 2020; training/clip.py); 0 = off
+      (default). Left out of `to_dict` at its default.
     n_partials, n_noise_bands, detune_cents: the harmonic decoder's ModelConfig fields (same defaults).
     weight_decay: decoupled weight decay (AdamW) per step, scaled by the learning rate; 0 = plain Adam.
     tc_beta, tc_estimator, dwkl_beta: the total-correlation and dimension-wise KL penalties (beta-TCVAE),
@@ -110,6 +114,7 @@ class TrainConfig:
     pitch_mode: str = "condition"
     f_ref_hz: float | None = None
     grad_clip: float = 5.0
+    grad_clip_percentile: float = 0.0
     lr_schedule: str = "cosine"
     n_partials: int = 0
     n_noise_bands: int = 32
@@ -168,6 +173,10 @@ class TrainConfig:
             (self.sigma > 0, f"--sigma must be > 0, got {self.sigma}"),
             (self.frame_floor_db >= 0, f"--frame-floor-db must be >= 0, got {self.frame_floor_db}"),
             (self.grad_clip >= 0, f"--grad-clip must be >= 0, got {self.grad_clip}"),
+            (
+                0 <= self.grad_clip_percentile <= 100,
+                f"--grad-clip-percentile must be in [0, 100], got {self.grad_clip_percentile}",
+            ),
             (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}"),
             (self.decoder in DECODERS, f"--decoder must be one of {', '.join(DECODERS)}"),
             (self.decoder == "trunk" or self.arch == "harmonic", "--decoder additive needs --arch harmonic"),
@@ -210,6 +219,8 @@ class TrainConfig:
             del d["capacity_nats"]
         if not self.capacity_steps:
             del d["capacity_steps"]
+        if not self.grad_clip_percentile:
+            del d["grad_clip_percentile"]
         return d
 
     @classmethod

@@ -27,6 +27,7 @@ from torch import nn
 from vaesynth.errors import UserError
 from vaesynth.models.checkpoint import load_checkpoint, save_checkpoint, to_plain
 from vaesynth.models.config import ModelConfig
+from vaesynth.training.clip import GradClipper
 from vaesynth.training.config import TrainConfig
 from vaesynth.training.split import check_sizes, frame_groups, split_by_group, val_index_for
 
@@ -322,6 +323,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
     total_steps = steps_per_epoch * cfg.epochs
 
     history = empty_history()
+    clipper = GradClipper(cfg.grad_clip, cfg.grad_clip_percentile)
     step = 0
     start_epoch = 0
     skip_batches = 0
@@ -335,6 +337,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
         sums = {k: float(v) for k, v in tr["epoch_sums"].items()}
         history = {k: list(saved["history"].get(k, [])) for k in HISTORY_KEYS}
         elapsed = float(tr.get("seconds", 0.0))
+        clipper.load_state_dict(tr.get("grad_clip", {}))
         if rank == 0:
             torch.set_rng_state(tr["torch_rng"])
             if device.type == "cuda" and tr.get("cuda_rng") is not None:
@@ -361,6 +364,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "seconds": elapsed + (time.monotonic() - t_start),
+            "grad_clip": clipper.state_dict(),
         }
 
     def write(complete: bool, epoch: int, batch_in_epoch: int, pca=None, keep_training=True):
@@ -403,8 +407,9 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
                 raise UserError(f"training diverged at step {step} (loss {float(loss)}): try a lower --lr")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            norm = clipper(model.parameters())
+            if clipper.active and not math.isfinite(norm):
+                raise UserError(f"training diverged at step {step} (gradient norm {norm}): try a lower --lr")
             optimizer.step()
             step += 1
             n_b = float(xb.shape[0])
@@ -424,6 +429,8 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
                         postfix["tc"] = f"{float(result['tc'].detach()):.3g}"
                     if model.cfg.capacity_nats > 0:
                         postfix["C"] = f"{capacity:.3g}"  # the KL target (nats) next to kl
+                    if cfg.grad_clip_percentile > 0:
+                        postfix["clip"] = f"{clipper.last_threshold:.3g}"  # the running threshold
                     bar.set_postfix(postfix, refresh=False)
                 if step % cfg.checkpoint_every == 0:
                     # After the epoch's last batch this resumes into the epoch-end bookkeeping below,

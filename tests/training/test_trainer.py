@@ -88,12 +88,16 @@ def test_resume_refuses_a_changed_model_setting(tmp_path, data_npz):
 
 
 @pytest.mark.slow  # a subprocess plus two runs: ~15 s on a busy 2-core machine
-def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, data_npz):
+@pytest.mark.parametrize("percentile", [0.0, 50.0], ids=["fixed-clip", "percentile-clip"])
+def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, data_npz, percentile):
     """Kill a CLI training process with SIGKILL after a few checkpoints, resume it, and compare with an
     uninterrupted run. The batch order is a function of (seed, epoch) and the checkpoint holds the optimizer
-    state, the step and torch's RNG state, so on CPU with the same thread count the weights are EQUAL (not
-    merely close): a lost step is recomputed exactly."""
-    cfg = tiny_config(data_npz, tmp_path / "killed.pt", epochs=25, checkpoint_every=5)
+    state, the step, torch's RNG state and the clip's norm history, so on CPU with the same thread count the
+    weights are EQUAL (not merely close): a lost step is recomputed exactly. With --grad-clip-percentile the
+    threshold of every step depends on the norms before it, so a resume that lost them would differ."""
+    cfg = tiny_config(
+        data_npz, tmp_path / "killed.pt", epochs=25, checkpoint_every=5, grad_clip_percentile=percentile
+    )
     cmd = [
         sys.executable,
         "-m",
@@ -109,6 +113,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, data_npz):
         "5",
         *tiny_cli_args(),
     ]
+    if percentile:
+        cmd += ["--grad-clip-percentile", str(percentile)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
@@ -132,6 +138,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, data_npz):
     assert killed["train_config"]["epochs"] == cfg.epochs  # the CLI run is the same run as `cfg`
     steps_done = killed["training"]["step"]
     assert 0 < steps_done < 25 * 6
+    assert len(killed["training"]["grad_clip"]["history"]) == (steps_done if percentile else 0)
 
     resumed = train(replace(cfg, resume=True))
     reference = train(replace(cfg, out=str(tmp_path / "reference.pt")))

@@ -36,6 +36,7 @@ OPTION_FIELDS = {
     "pitch_mode": "pitch_mode",
     "f_ref_hz": "f_ref_hz",
     "grad_clip": "grad_clip",
+    "grad_clip_percentile": "grad_clip_percentile",
     "lr_schedule": "lr_schedule",
     "n_partials": "n_partials",
     "n_noise_bands": "n_noise_bands",
@@ -247,6 +248,14 @@ def register(sub):
         "marginal against N(0, 1)), on top of --beta; ramps with --warmup. Default 0 = off",
     )
     p.add_argument("--grad-clip", type=float, default=None, help="max gradient norm, 0 = off (default 5)")
+    p.add_argument(
+        "--grad-clip-percentile",
+        type=float,
+        default=None,
+        metavar="P",
+        help="clip each step at the P-th percentile of the last 1000 steps' gradient norms instead of at "
+        "--grad-clip (AutoClip; 50 = the running median; needs no scale). Default 0 = off",
+    )
     p.add_argument(
         "--val-fraction",
         type=float,
