@@ -85,9 +85,11 @@ def train(
     monitor=None,
     grad_clip: float = 0.0,
     grad_clip_percentile: float = 0.0,
+    grad_clip_steps: int = 0,
 ):
     """Adam with cosine decay to lr/20 over the time budget, the global gradient norm clipped at grad_clip
-    (0 = not), or at grad_clip_percentile of the last 1000 norms when that is > 0 (training/clip.py).
+    (0 = not), or at grad_clip_percentile of the last 1000 norms when that is > 0, the first grad_clip_steps
+    steps only when that is > 0 (training/clip.py).
     Returns (model, steps, seconds used).
     tc_bank: frames in the reference set of the q(z) estimate (batch + memory bank); 0 = the batch alone.
     tc_queries: query points of that estimate (the batch's first; None = all). monitor: None, or a function
@@ -101,7 +103,7 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     bank = PosteriorBank(tc_bank, cfg.latent_dim, queries=tc_queries) if tc_bank > batch else None
-    clipper = GradClipper(grad_clip, grad_clip_percentile)
+    clipper = GradClipper(grad_clip, grad_clip_percentile, steps=grad_clip_steps)
     t0 = time.perf_counter()
     next_log = log_every
     step = 0
@@ -125,7 +127,7 @@ def train(
         )
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
-        clipper(model.parameters())
+        clipper(model.parameters(), step)
         opt.step()
         step += 1
         if elapsed > next_log:
@@ -190,6 +192,7 @@ def run(label, ds, train_ds, val_ds, overrides, args) -> dict:
         monitor=(lambda m: monitor_line(evaluate(m, codec, val_ds))) if args.monitor else None,
         grad_clip=args.grad_clip,
         grad_clip_percentile=args.grad_clip_percentile,
+        grad_clip_steps=args.grad_clip_steps,
     )
     res = evaluate(model, codec, val_ds)
     res.update(label=label, steps=steps, steps_per_s=steps / used, seconds=used, load=os.getloadavg()[1])
@@ -264,6 +267,13 @@ def main() -> None:
         metavar="P",
         help="clip at the P-th percentile of the last 1000 gradient norms instead of at --grad-clip, as "
         "`vaesynth train --grad-clip-percentile` (default 0 = off)",
+    )
+    p.add_argument(
+        "--grad-clip-steps",
+        type=int,
+        default=0,
+        metavar="N",
+        help="clip only the first N steps, as `vaesynth train --grad-clip-steps` (default 0 = every step)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

@@ -29,6 +29,7 @@ FIXED_ON_RESUME = (
     "f_ref_hz",
     "grad_clip",
     "grad_clip_percentile",
+    "grad_clip_steps",
     "lr_schedule",
     "n_partials",
     "n_noise_bands",
@@ -71,6 +72,8 @@ class TrainConfig:
     grad_clip_percentile: in (0, 100]: clip each step at this percentile of the previous 1,000 steps' global
       gradient norms instead of at grad_clip (AutoClip, Seetharaman et al. 2020; training/clip.py); 0 = off
       (default). Left out of `to_dict` at its default.
+    grad_clip_steps: clip (either rule) only the first this many optimiser steps; 0 = every step (default).
+      Left out of `to_dict` at its default.
     n_partials, n_noise_bands, detune_cents: the harmonic decoder's ModelConfig fields (same defaults).
     weight_decay: decoupled weight decay (AdamW) per step, scaled by the learning rate; 0 = plain Adam.
     tc_beta, tc_estimator, dwkl_beta: the total-correlation and dimension-wise KL penalties (beta-TCVAE),
@@ -115,6 +118,7 @@ class TrainConfig:
     f_ref_hz: float | None = None
     grad_clip: float = 5.0
     grad_clip_percentile: float = 0.0
+    grad_clip_steps: int = 0
     lr_schedule: str = "cosine"
     n_partials: int = 0
     n_noise_bands: int = 32
@@ -177,6 +181,7 @@ class TrainConfig:
                 0 <= self.grad_clip_percentile <= 100,
                 f"--grad-clip-percentile must be in [0, 100], got {self.grad_clip_percentile}",
             ),
+            (self.grad_clip_steps >= 0, f"--grad-clip-steps must be >= 0, got {self.grad_clip_steps}"),
             (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}"),
             (self.decoder in DECODERS, f"--decoder must be one of {', '.join(DECODERS)}"),
             (self.decoder == "trunk" or self.arch == "harmonic", "--decoder additive needs --arch harmonic"),
@@ -221,6 +226,8 @@ class TrainConfig:
             del d["capacity_steps"]
         if not self.grad_clip_percentile:
             del d["grad_clip_percentile"]
+        if not self.grad_clip_steps:
+            del d["grad_clip_steps"]
         return d
 
     @classmethod

@@ -323,7 +323,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
     total_steps = steps_per_epoch * cfg.epochs
 
     history = empty_history()
-    clipper = GradClipper(cfg.grad_clip, cfg.grad_clip_percentile)
+    clipper = GradClipper(cfg.grad_clip, cfg.grad_clip_percentile, steps=cfg.grad_clip_steps)
     step = 0
     start_epoch = 0
     skip_batches = 0
@@ -407,8 +407,8 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
                 raise UserError(f"training diverged at step {step} (loss {float(loss)}): try a lower --lr")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            norm = clipper(model.parameters())
-            if clipper.active and not math.isfinite(norm):
+            norm = clipper(model.parameters(), step)
+            if clipper.active_at(step) and not math.isfinite(norm):
                 raise UserError(f"training diverged at step {step} (gradient norm {norm}): try a lower --lr")
             optimizer.step()
             step += 1
@@ -429,7 +429,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
                         postfix["tc"] = f"{float(result['tc'].detach()):.3g}"
                     if model.cfg.capacity_nats > 0:
                         postfix["C"] = f"{capacity:.3g}"  # the KL target (nats) next to kl
-                    if cfg.grad_clip_percentile > 0:
+                    if cfg.grad_clip_percentile > 0 and clipper.active_at(step - 1):
                         postfix["clip"] = f"{clipper.last_threshold:.3g}"  # the running threshold
                     bar.set_postfix(postfix, refresh=False)
                 if step % cfg.checkpoint_every == 0:

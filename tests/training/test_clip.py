@@ -116,3 +116,45 @@ def test_resume_refuses_a_changed_percentile(tmp_path, data_npz):
     with pytest.raises(UserError, match="--grad-clip-percentile 90.0 differs"):
         config_from_args(build_parser().parse_args([*argv, "--grad-clip-percentile", "90"]))
     assert config_from_args(build_parser().parse_args(argv)).grad_clip_percentile == 50.0
+
+
+@pytest.mark.parametrize("percentile", [0.0, 50.0])
+def test_clip_steps_clips_only_the_first_steps(percentile):
+    clipper = GradClipper(max_norm=1.0, percentile=percentile, steps=3)
+    norms_after = []
+    for step, scale in enumerate([5.0, 5.0, 50.0, 50.0, 50.0]):
+        params = _params_with_grads(scale, step)
+        before = _norm(params)
+        clipper(params, step)
+        norms_after.append(_norm(params) / before)
+    if percentile:
+        assert norms_after[0] == pytest.approx(1.0)  # no history yet
+    else:
+        assert norms_after[0] < 0.5  # clipped to 1
+    assert norms_after[2] < 0.5  # step 2: the spike clipped (to 1, or to the median of the two before)
+    assert norms_after[3:] == [1.0, 1.0]  # steps 3 and 4 untouched
+    assert [clipper.active_at(s) for s in range(5)] == [True, True, True, False, False]
+    assert len(clipper.history) == (3 if percentile else 0)
+
+
+def test_cli_clip_steps_reaches_config_and_bad_values_are_user_errors(tmp_path, data_npz):
+    argv = ["train", "--data", str(data_npz), "--out", str(tmp_path / "s.pt"), *tiny_cli_args()]
+    cfg = config_from_args(build_parser().parse_args([*argv, "--grad-clip-steps", "1000"]))
+    assert cfg.grad_clip_steps == 1000 and TrainConfig.from_dict(cfg.to_dict()) == cfg
+    assert "grad_clip_steps" not in config_from_args(build_parser().parse_args(argv)).to_dict()
+    with pytest.raises(UserError, match="--grad-clip-steps must be >= 0"):
+        tiny_config(data_npz, tmp_path / "x.pt", grad_clip_steps=-1)
+
+
+def test_clip_steps_changes_the_run_only_after_the_clipped_steps(tmp_path, data_npz):
+    """With --grad-clip-steps larger than the run, the run is the every-step clip's, bit for bit; with a
+    tiny fixed clip that stops after 5 steps, the weights differ from both the clipped and the unclipped
+    run."""
+    kw = dict(epochs=2, grad_clip=0.01)
+    every = load_checkpoint(train(tiny_config(data_npz, tmp_path / "a.pt", **kw)))["model_state"]
+    long = load_checkpoint(train(tiny_config(data_npz, tmp_path / "b.pt", grad_clip_steps=10_000, **kw)))
+    assert all(torch.equal(every[k], long["model_state"][k]) for k in every)
+    short = load_checkpoint(train(tiny_config(data_npz, tmp_path / "c.pt", grad_clip_steps=5, **kw)))
+    free = load_checkpoint(train(tiny_config(data_npz, tmp_path / "d.pt", epochs=2, grad_clip=0.0)))
+    for other in (every, free["model_state"]):
+        assert not all(torch.equal(other[k], short["model_state"][k]) for k in other)

@@ -37,6 +37,7 @@ OPTION_FIELDS = {
     "f_ref_hz": "f_ref_hz",
     "grad_clip": "grad_clip",
     "grad_clip_percentile": "grad_clip_percentile",
+    "grad_clip_steps": "grad_clip_steps",
     "lr_schedule": "lr_schedule",
     "n_partials": "n_partials",
     "n_noise_bands": "n_noise_bands",
@@ -255,6 +256,14 @@ def register(sub):
         metavar="P",
         help="clip each step at the P-th percentile of the last 1000 steps' gradient norms instead of at "
         "--grad-clip (AutoClip; 50 = the running median; needs no scale). Default 0 = off",
+    )
+    p.add_argument(
+        "--grad-clip-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="clip (--grad-clip or --grad-clip-percentile) only the first N optimiser steps, none after. "
+        "Default 0 = every step",
     )
     p.add_argument(
         "--val-fraction",
