@@ -431,6 +431,8 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
                         postfix["C"] = f"{capacity:.3g}"  # the KL target (nats) next to kl
                     if cfg.grad_clip_percentile > 0 and clipper.active_at(step - 1):
                         postfix["clip"] = f"{clipper.last_threshold:.3g}"  # the running threshold
+                    else:
+                        postfix.pop("clip", None)  # no clip after --grad-clip-steps
                     bar.set_postfix(postfix, refresh=False)
                 if step % cfg.checkpoint_every == 0:
                     # After the epoch's last batch this resumes into the epoch-end bookkeeping below,
