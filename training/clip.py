@@ -51,7 +51,6 @@ class GradClipper:
         self.max_norm = float(max_norm)
         self.percentile = float(percentile)
         self.history: deque[float] = deque(maxlen=window)
-        self.last_norm = math.nan  # the last step's norm before clipping
         self.last_threshold = math.inf  # the threshold applied at the last step (inf = not clipped)
 
     @property
@@ -82,7 +81,6 @@ class GradClipper:
         params = [p for p in parameters if p.grad is not None]
         total = torch.nn.utils.get_total_norm([p.grad for p in params])
         norm = float(total)
-        self.last_norm = norm
         if not math.isfinite(norm):
             self.last_threshold = math.inf
             return norm
