@@ -43,8 +43,8 @@ def test_fixed_clip_is_torch_clip_grad_norm_bit_for_bit():
 
 def test_percentile_clip_follows_numpy_percentile_of_the_previous_norms():
     clipper = GradClipper(max_norm=5.0, percentile=50.0, window=4)
-    scales = [1.0, 3.0, 0.5, 2.0, 40.0, 1.5, 2.5]  # a spike at step 5
-    seen = []
+    scales = [1.0, 3.0, 0.5, 2.0, 40.0, 1.5, 2.5]  # a spike at step 4 (0-based)
+    seen, after = [], []
     for i, scale in enumerate(scales):
         params = _params_with_grads(scale, i)
         before = _norm(params)
@@ -55,11 +55,13 @@ def test_percentile_clip_follows_numpy_percentile_of_the_previous_norms():
         assert clipper.last_threshold == pytest.approx(limit, rel=1e-6)
         assert _norm(params) == pytest.approx(min(before, limit), rel=1e-5)
         seen.append(norm)
+        after.append(_norm(params))
     assert list(clipper.history) == pytest.approx(seen[-4:])
     assert clipper.max_norm == 5.0 and clipper.threshold() == pytest.approx(np.percentile(seen[-4:], 50))
     # the spike was cut to the median of the four norms before it, not to the fixed 5
     spike_limit = float(np.percentile(seen[:4], 50))
-    assert seen[4] > 10 * spike_limit
+    assert seen[4] > 10 * spike_limit and abs(spike_limit - 5.0) > 1.0
+    assert after[4] == pytest.approx(spike_limit, rel=1e-5)
 
 
 def test_non_finite_norm_is_returned_and_kept_out_of_the_history():
