@@ -207,19 +207,27 @@ def validation_loss(
     tc_beta: float | None = None,
     dwkl_beta: float | None = None,
     capacity: float | None = None,
+    batch_size: int = ENCODE_BATCH,
 ) -> dict:
     """Mean loss terms over the validation frames (float), with noise from a private generator seeded by
     `seed` so validation neither varies run to run nor consumes the training noise. tc_beta, dwkl_beta: the
-    total-correlation and dimension-wise KL weights (None = the model's config), estimated per batch with
-    N = frames of x. capacity: the KL target C with capacity on (None = the config's capacity_nats)."""
+    total-correlation and dimension-wise KL weights (None = the model's config), estimated per batch of
+    `batch_size` frames with N = frames of x. capacity: the KL target C with capacity on (None = the config's
+    capacity_nats).
+
+    The trainer passes its training batch size: the minibatch TC estimate's bias depends on the batch, so
+    validation then estimates the same quantity as training, and its cost is linear in the frames (one batch
+    of 2,000 frames made the [B, B, D] density table of the estimate 300 ms of every epoch).
+    """
     was_training = model.training
     model.eval()
     sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
+    batch_size = max(1, int(batch_size))
     with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
         torch.manual_seed(seed)
-        for start in range(0, x.shape[0], ENCODE_BATCH):
-            xb = x[start : start + ENCODE_BATCH]
-            cb = None if cond is None else cond[start : start + ENCODE_BATCH]
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start : start + batch_size]
+            cb = None if cond is None else cond[start : start + batch_size]
             out = model.loss(
                 xb, beta, cb, tc_beta=tc_beta, dataset_size=x.shape[0], dwkl_beta=dwkl_beta, capacity=capacity
             )
@@ -456,6 +464,7 @@ def run_training(cfg: TrainConfig, dataset=None, rank: int = 0, world_size: int 
             model.tc_beta_at(step),
             model.dwkl_beta_at(step),
             model.capacity_at(step),
+            batch_size=cfg.batch_size,
         )
         history["epoch"].append(epoch + 1)
         history["step"].append(step)

@@ -161,3 +161,45 @@ def test_empty_or_too_small_data_is_one_line_user_error(tmp_path):
     with pytest.raises(UserError, match="no frames"):
         train(tiny_config(tmp_path / "empty.npz", tmp_path / "m.pt"))
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_validation_estimates_the_tc_over_batches_of_the_given_size():
+    """With the TC term on, validation splits the frames into batches of `batch_size` (the trainer's
+    training batch), so its minibatch TC estimate is the one training minimises, with N = all frames: the
+    result equals the frame-weighted mean of the loss over those batches under the same seeded noise. One
+    batch of all frames (the old behaviour) gives another TC estimate."""
+    from vaesynth.models.config import ModelConfig
+    from vaesynth.models.vae import build_model
+    from vaesynth.training.trainer import validation_loss
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch="mlp", n_bins=33, n_fft=64, latent_dim=3, hidden=(16,), tc_beta=2.0))
+    x = torch.rand(250, 33)
+    got = validation_loss(model, x, None, 1.0, seed=5, tc_beta=2.0, dwkl_beta=0.0, batch_size=100)
+    model.eval()
+    sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
+    with torch.no_grad(), torch.random.fork_rng():
+        torch.manual_seed(5)
+        for start in range(0, 250, 100):
+            out = model.loss(x[start : start + 100], 1.0, None, tc_beta=2.0, dataset_size=250, dwkl_beta=0.0)
+            for k in sums:
+                sums[k] += float(out[k]) * min(100, 250 - start)
+    for k in sums:
+        assert got[k] == pytest.approx(sums[k] / 250, rel=1e-6)
+    whole = validation_loss(model, x, None, 1.0, seed=5, tc_beta=2.0, dwkl_beta=0.0, batch_size=250)
+    assert abs(whole["loss"] - got["loss"]) > 1e-3
+
+
+def test_trainer_validates_in_training_sized_batches(tmp_path, data_npz, monkeypatch):
+    import vaesynth.training.trainer as trainer
+
+    seen = []
+    real = trainer.validation_loss
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("batch_size"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "validation_loss", spy)
+    train(tiny_config(data_npz, tmp_path / "m.pt", epochs=2, batch_size=24))
+    assert seen == [24, 24]
