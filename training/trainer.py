@@ -216,8 +216,9 @@ def validation_loss(
     capacity_nats).
 
     The trainer passes its training batch size: the minibatch TC estimate's bias depends on the batch, so
-    validation then estimates the same quantity as training, and its cost is linear in the frames (one batch
-    of 2,000 frames made the [B, B, D] density table of the estimate 300 ms of every epoch).
+    validation then estimates the same quantity as training, and its cost is linear in the frames (on
+    toy:additive4 one batch of its 2,000 held-out frames made the estimate's [B, B, D] density table 300 ms
+    of every epoch).
     """
     was_training = model.training
     model.eval()
