@@ -208,12 +208,20 @@ def test_serve_accepts_liblo_oscsend(played):
 
 
 def test_serve_record_equals_what_jack_capture_recorded(played):
-    cap, rec = played["cap"], played["rec"]
+    cap, rec, exit_info = played["cap"], played["rec"], played["exit_info"]
     assert played["rate_rec"] == RATE
+    # every block the callback played is in the file, none lost to a writer that fell behind
+    assert exit_info["record_overflows"] == 0, exit_info
+    assert len(rec) == exit_info["frames_played"], (len(rec), exit_info)
     start = onset(cap, 1e-3 * np.abs(cap).max())
     clip = cap[start : start + RATE * 2]
     off = align(clip, rec)
-    np.testing.assert_allclose(rec[off : off + len(clip)], clip, atol=1e-6)
+    sounding = np.flatnonzero(np.abs(rec) > 1e-3 * np.abs(cap).max())
+    where = (
+        f"capture: {len(cap)} samples, note from {start}; record: {len(rec)} samples, peak "
+        f"{np.abs(rec).max():.3g}, sound in [{sounding[:1]}, {sounding[-1:]}], aligned at {off}"
+    )
+    np.testing.assert_allclose(rec[off : off + len(clip)], clip, atol=1e-6, err_msg=where)
 
 
 def test_serve_sigterm_stops_cleanly_with_a_valid_recording(played):
